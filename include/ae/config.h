@@ -1,0 +1,107 @@
+/* The JSON model spec: parsing with strict validation, --set overrides,
+ * defaults, and the fully resolved spec written back as JSON.
+ *
+ * ae_config is a plain value (no pointers): copy it freely.  Every key is
+ * documented in docs/config.md. */
+#ifndef AE_CONFIG_H
+#define AE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ae/status.h"
+
+#define AE_MAX_LAYERS 16     /* hidden layers per encoder or decoder */
+#define AE_MAX_WIDTH 65536   /* largest layer width or latent size */
+#define AE_PATH_LEN 4096
+
+typedef enum { AE_MODEL_AE, AE_MODEL_VAE } ae_model_type;
+typedef enum {
+    AE_ACT_RELU,
+    AE_ACT_LEAKY_RELU,  /* slope 0.01 for negative inputs */
+    AE_ACT_ELU,         /* alpha 1 */
+    AE_ACT_TANH,
+    AE_ACT_SIGMOID,
+    AE_ACT_LINEAR
+} ae_activation;
+typedef enum { AE_LIK_BERNOULLI, AE_LIK_GAUSSIAN } ae_likelihood;
+typedef enum { AE_SCALE_UNIT, AE_SCALE_STANDARDIZE, AE_SCALE_NONE } ae_scale;
+typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
+typedef enum { AE_OPT_ADAM, AE_OPT_SGD } ae_optimizer;
+
+typedef struct {
+    struct {
+        ae_model_type type;            /* "ae" | "vae"; default "vae" */
+        int n_encoder;                 /* number of hidden encoder layers */
+        int encoder[AE_MAX_LAYERS];    /* widths; default [400] */
+        int n_decoder;
+        int decoder[AE_MAX_LAYERS];    /* widths; default: encoder reversed */
+        int latent;                    /* default 20 */
+        ae_activation activation;      /* hidden layers; default relu */
+        ae_likelihood likelihood;      /* default bernoulli */
+        double beta;                   /* KL weight; default 1 */
+    } model;
+    struct {
+        char train[AE_PATH_LEN];        /* required */
+        char train_labels[AE_PATH_LEN]; /* "" = none */
+        char test[AE_PATH_LEN];         /* "" = none */
+        char test_labels[AE_PATH_LEN];
+        char csv_label_column[256];     /* data.csv.label_column; "" = none */
+        int csv_header;                 /* data.csv.header: -1 "auto", 0 false, 1 true */
+        ae_scale scale;                 /* default unit */
+        ae_binarize binarize;           /* default none */
+        double validation;              /* fraction in [0, 1); default 0 */
+        long train_limit;               /* use the first N training examples; 0 = all */
+        long test_limit;                /* likewise for the test set */
+    } data;
+    struct {
+        int epochs;                 /* default 10 */
+        int batch_size;             /* default 128 */
+        ae_optimizer optimizer;     /* default adam */
+        double lr;                  /* default 1e-3 */
+        double momentum;            /* sgd only; default 0.9 */
+        double adam_beta1;          /* default 0.9 */
+        double adam_beta2;          /* default 0.999 */
+        double adam_eps;            /* default 1e-8 */
+        double weight_decay;        /* L2 added to the gradient; default 0 */
+        uint64_t seed;              /* default 1 */
+        int threads;                /* 0 = all cores; default 0 */
+        double kl_warmup_epochs;    /* beta ramps linearly from 0; default 0 */
+    } train;
+    struct {
+        char dir[AE_PATH_LEN];      /* default "runs/<config file stem>" */
+        int checkpoint_every;       /* epochs; 0 = only the final model; default 1 */
+        bool images;                /* default true */
+    } output;
+} ae_config;
+
+/* Fills every key with its default (data.train empty, output.dir "runs/default"). */
+void ae_config_defaults(ae_config *c);
+
+/* Reads a JSON spec file (path may be NULL: defaults only), applies the
+ * overrides in order ("model.latent=2", "model.encoder=[512,256]",
+ * "data.train=foo.csv": the value is parsed as JSON, and taken as a string
+ * when it is not valid JSON), validates, and fills defaults.  When output.dir
+ * is not given it becomes "runs/<file name without .json>".  Errors name the
+ * file with line and column for malformed JSON, and the key path otherwise:
+ * "model.encoder[1]: expected a positive integer, got -3". */
+ae_status ae_config_load(ae_config *c, const char *path, const char *const *overrides,
+                         size_t n_overrides, ae_error *err);
+
+/* Same, from a JSON text; source names it in messages. */
+ae_status ae_config_parse(ae_config *c, const char *json, const char *source,
+                          const char *const *overrides, size_t n_overrides, ae_error *err);
+
+/* The fully resolved spec as pretty-printed JSON (malloc'ed; caller frees).
+ * Parsing it back gives an identical ae_config. */
+char *ae_config_to_json(const ae_config *c);
+
+/* Writes ae_config_to_json atomically to path. */
+ae_status ae_config_save(const ae_config *c, const char *path, ae_error *err);
+
+/* Names of enum values as they appear in the JSON ("relu", "bernoulli", ...). */
+const char *ae_activation_name(ae_activation a);
+const char *ae_model_type_name(ae_model_type t);
+
+#endif

@@ -39,6 +39,8 @@ ae_status ae_atomic_open(ae_atomic_file *f, const char *path, ae_error *err)
     size_t n = strlen(path) + 32;
     f->tmp_path = malloc(n);
     if (!f->path || !f->tmp_path) {
+        free(f->tmp_path); /* not yet a name: nothing to unlink */
+        f->tmp_path = NULL;
         ae_atomic_abort(f);
         ae_error_set(err, "%s: out of memory", path);
         return AE_ERR_NOMEM;

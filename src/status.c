@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 #include "ae/status.h"
 
 #include <stdarg.h>
@@ -18,14 +19,26 @@ void ae_error_prefix(ae_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char prefix[512];
-    char old[sizeof err->msg];
+    char joined[2 * sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int k = vsnprintf(joined, sizeof err->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    if (k < 0)
+        k = 0;
+    if ((size_t)k >= sizeof err->msg)
+        k = (int)sizeof err->msg - 1;
+    /* joined = prefix + ": " + old message, cut to the message size. */
+    size_t n = (size_t)k;
+    joined[n++] = ':';
+    joined[n++] = ' ';
+    size_t old_len = strnlen(err->msg, sizeof err->msg - 1);
+    memcpy(joined + n, err->msg, old_len);
+    n += old_len;
+    if (n >= sizeof err->msg)
+        n = sizeof err->msg - 1;
+    memcpy(err->msg, joined, n);
+    err->msg[n] = '\0';
 }
 
 const char *ae_status_name(ae_status st)

@@ -1,0 +1,34 @@
+/* From stored examples to model inputs: per-feature scaling, batch gathering
+ * (uint8 stays uint8 until here), and binarisation.
+ *
+ * Scaling is an affine map per feature, input = raw * scale[j] + shift[j]:
+ *   unit        scale = 1/255 for uint8 data, 1 for float data; shift 0
+ *   standardize scale = 1/std_j, shift = -mean_j/std_j from the training
+ *               examples (std 0 -> 1), so inputs have mean 0 and variance 1
+ *   none        scale 1, shift 0 */
+#ifndef AE_BATCH_H
+#define AE_BATCH_H
+
+#include <stddef.h>
+
+#include "ae/config.h"
+#include "ae/data.h"
+#include "ae/rng.h"
+#include "ae/status.h"
+
+/* Fits scale/shift [ds->dim] on the examples idx[0..n) (all when idx NULL). */
+void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale mode,
+                    float *scale, float *shift);
+
+/* The smallest and largest scaled value over the whole dataset. */
+void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,
+                     float *hi);
+
+/* out [B x dim] = scaled rows idx[0..B) (rows 0..B-1 when idx is NULL,
+ * starting at row `first`), then binarised: fixed thresholds at 0.5,
+ * dynamic draws each value as a Bernoulli(value) sample from rng. */
+void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size_t B,
+                     const float *scale, const float *shift, ae_binarize bin, ae_rng *rng,
+                     float *out);
+
+#endif

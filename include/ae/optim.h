@@ -1,0 +1,33 @@
+/* Optimizers over the flat parameter block.
+ *
+ * Adam (Kingma & Ba, bias-corrected, PyTorch's formulation):
+ *   g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+ *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ * SGD with momentum (PyTorch's formulation, no dampening):
+ *   g += wd*p;  m = mu*m + g;  p -= lr*m   (plain SGD when mu = 0)
+ *
+ * ae_optim owns its moment buffers (m, and v for Adam), each [n] in the
+ * parameter layout; ae_optim_free releases them. */
+#ifndef AE_OPTIM_H
+#define AE_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ae/config.h"
+#include "ae/status.h"
+
+typedef struct {
+    ae_optimizer kind;
+    float lr, beta1, beta2, eps, momentum, weight_decay;
+    size_t n;
+    float *m;      /* [n] first moment (Adam) or momentum buffer (SGD) */
+    float *v;      /* [n] second moment (Adam only; NULL for SGD) */
+    uint64_t t;    /* steps taken */
+} ae_optim;
+
+ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *err);
+void ae_optim_step(ae_optim *o, float *params, const float *grads);
+void ae_optim_free(ae_optim *o);
+
+#endif

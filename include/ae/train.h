@@ -1,0 +1,70 @@
+/* A training run: loads the data named by the spec, builds or resumes the
+ * model, trains epoch by epoch, evaluates, and writes into output.dir:
+ * config.json (the resolved spec), metrics.csv (rewritten after each epoch),
+ * checkpoint.safetensors (every output.checkpoint_every epochs and after the
+ * last), model.safetensors (the final model, without optimizer state), and
+ * with output.images recon.png, samples.png (VAE) and manifold.png (2-D
+ * latent).  The caller sees progress through hooks; nothing is printed. */
+#ifndef AE_TRAIN_H
+#define AE_TRAIN_H
+
+#include <stddef.h>
+
+#include "ae/config.h"
+#include "ae/data.h"
+#include "ae/model.h"
+#include "ae/rng.h"
+#include "ae/status.h"
+
+typedef struct {
+    size_t n_train, n_val, n_test, dim, n_params, batches_per_epoch;
+    int threads;
+    int start_epoch;   /* first epoch to run (1, or after the resumed one) */
+    const char *out_dir;
+} ae_run_info;
+
+typedef struct {
+    int epoch, epochs;
+    size_t batch, n_batches;
+    double running_loss;      /* mean training loss of this epoch so far */
+    double examples_per_sec;
+    double elapsed;           /* seconds of training in this epoch */
+} ae_progress;
+
+typedef struct {
+    int epoch;
+    double beta;                          /* effective KL weight at the epoch's end */
+    double train_loss, train_recon, train_kl;
+    int has_val;
+    double val_loss, val_recon, val_kl;
+    int has_test;
+    double test_loss, test_recon, test_kl; /* z sampled from q(z|x) */
+    double test_loss_mu;                   /* z = mu */
+    double seconds, examples_per_sec;      /* training part of the epoch */
+    const char *checkpoint;                /* written this epoch, or NULL */
+} ae_epoch_metrics;
+
+typedef struct {
+    void (*on_start)(void *ctx, const ae_run_info *info);
+    void (*on_batch)(void *ctx, const ae_progress *p);
+    void (*on_epoch)(void *ctx, const ae_epoch_metrics *m);
+    void *ctx;
+} ae_train_hooks;
+
+/* Trains cfg.  With resume_path, the model, optimizer, generator and metrics
+ * continue from that checkpoint (cfg.train.epochs is the total). */
+ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
+                   ae_error *err);
+
+/* Mean loss terms over examples idx[0..n) of ds (rows 0..n-1 when idx NULL),
+ * in batches of the model's size, with z sampled from eps_rng (or z = mu when
+ * NULL) and the given binarisation (dynamic draws from bin_rng). */
+void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
+                 ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
+                 ae_loss *out);
+
+/* Loads data file + optional labels + limit, as the spec's data section says. */
+ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                        long limit, ae_dataset *ds, ae_error *err);
+
+#endif

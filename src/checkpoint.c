@@ -1,0 +1,291 @@
+#include "ae/checkpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AE_CKPT_FORMAT "ae-toolkit-checkpoint"
+#define AE_CKPT_VERSION "1"
+
+void ae_train_state_free(ae_train_state *s)
+{
+    if (!s)
+        return;
+    free(s->metrics_csv);
+    s->metrics_csv = NULL;
+}
+
+static ae_st_tensor vec_tensor(const char *name, const float *data, size_t n)
+{
+    ae_st_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = name;
+    t.data = data;
+    t.ndim = 1;
+    t.shape[0] = n;
+    return t;
+}
+
+ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_model *m,
+                             const ae_optim *o, const ae_train_state *s, ae_error *err)
+{
+    ae_param_view views[AE_MAX_PARAM_VIEWS];
+    size_t nv = ae_model_param_views(m, views, AE_MAX_PARAM_VIEWS);
+    ae_st_tensor tensors[AE_MAX_PARAM_VIEWS + 4];
+    size_t nt = 0;
+    for (size_t i = 0; i < nv; i++) {
+        ae_st_tensor *t = &tensors[nt++];
+        memset(t, 0, sizeof *t);
+        t->name = views[i].name;
+        t->data = m->params + views[i].offset;
+        t->ndim = views[i].cols ? 2 : 1;
+        t->shape[0] = views[i].rows;
+        t->shape[1] = views[i].cols;
+    }
+    tensors[nt++] = vec_tensor("data.scale", m->scale, m->input_dim);
+    tensors[nt++] = vec_tensor("data.shift", m->shift, m->input_dim);
+    if (o) {
+        tensors[nt++] = vec_tensor("optimizer.m", o->m, o->n);
+        if (o->v)
+            tensors[nt++] = vec_tensor("optimizer.v", o->v, o->n);
+    }
+
+    char *config_json = ae_config_to_json(cfg);
+    if (!config_json) {
+        ae_error_set(err, "%s: out of memory", path);
+        return AE_ERR_NOMEM;
+    }
+    char input_dim[32], img_h[32], img_w[32], epoch[32], step[32], rng[80];
+    snprintf(input_dim, sizeof input_dim, "%zu", m->input_dim);
+    snprintf(img_h, sizeof img_h, "%zu", m->img_h);
+    snprintf(img_w, sizeof img_w, "%zu", m->img_w);
+    ae_st_meta meta[12];
+    size_t nm = 0;
+    meta[nm++] = (ae_st_meta){"format", AE_CKPT_FORMAT};
+    meta[nm++] = (ae_st_meta){"format_version", AE_CKPT_VERSION};
+    meta[nm++] = (ae_st_meta){"config", config_json};
+    meta[nm++] = (ae_st_meta){"input_dim", input_dim};
+    meta[nm++] = (ae_st_meta){"img_h", img_h};
+    meta[nm++] = (ae_st_meta){"img_w", img_w};
+    if (s) {
+        snprintf(epoch, sizeof epoch, "%d", s->epoch);
+        snprintf(step, sizeof step, "%" PRIu64, s->step);
+        snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+                 s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
+        meta[nm++] = (ae_st_meta){"epoch", epoch};
+        meta[nm++] = (ae_st_meta){"step", step};
+        meta[nm++] = (ae_st_meta){"rng", rng};
+        if (s->metrics_csv)
+            meta[nm++] = (ae_st_meta){"metrics_csv", s->metrics_csv};
+    }
+    ae_status st = ae_safetensors_write(path, tensors, nt, meta, nm, err);
+    free(config_json);
+    return st;
+}
+
+static ae_status meta_size(const ae_checkpoint *ck, const char *key, size_t *out, ae_error *err)
+{
+    const char *v = ae_safetensors_meta(&ck->st, key);
+    char *end = NULL;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || end == v || *end != '\0' || x > ((size_t)1 << 40)) {
+        ae_error_set(err, "%s: checkpoint metadata '%s' is %s", ck->path, key,
+                     v ? "not a valid size" : "missing");
+        return AE_ERR_INPUT;
+    }
+    *out = (size_t)x;
+    return AE_OK;
+}
+
+ae_status ae_checkpoint_read(ae_checkpoint *ck, const char *path, ae_error *err)
+{
+    ae_checkpoint t;
+    memset(&t, 0, sizeof t);
+    t.path = path;
+    ae_status st = ae_safetensors_read(&t.st, path, err);
+    if (st != AE_OK)
+        return st;
+    const char *fmt = ae_safetensors_meta(&t.st, "format");
+    const char *ver = ae_safetensors_meta(&t.st, "format_version");
+    const char *cfg = ae_safetensors_meta(&t.st, "config");
+    if (!fmt || strcmp(fmt, AE_CKPT_FORMAT) != 0 || !ver || !cfg) {
+        ae_error_set(err, "%s: a safetensors file, but not a checkpoint of this toolkit "
+                          "(metadata 'format' is %s)", path, fmt ? fmt : "missing");
+        ae_safetensors_free(&t.st);
+        return AE_ERR_INPUT;
+    }
+    if (strcmp(ver, AE_CKPT_VERSION) != 0) {
+        ae_error_set(err, "%s: checkpoint format version %s; this build reads version %s", path,
+                     ver, AE_CKPT_VERSION);
+        ae_safetensors_free(&t.st);
+        return AE_ERR_INPUT;
+    }
+    if ((st = meta_size(&t, "input_dim", &t.input_dim, err)) != AE_OK ||
+        (st = meta_size(&t, "img_h", &t.img_h, err)) != AE_OK ||
+        (st = meta_size(&t, "img_w", &t.img_w, err)) != AE_OK) {
+        ae_safetensors_free(&t.st);
+        return st;
+    }
+    t.config_json = malloc(strlen(cfg) + 1);
+    if (!t.config_json) {
+        ae_safetensors_free(&t.st);
+        ae_error_set(err, "%s: out of memory", path);
+        return AE_ERR_NOMEM;
+    }
+    strcpy(t.config_json, cfg);
+    *ck = t;
+    return AE_OK;
+}
+
+void ae_checkpoint_free(ae_checkpoint *ck)
+{
+    if (!ck)
+        return;
+    ae_safetensors_free(&ck->st);
+    free(ck->config_json);
+    memset(ck, 0, sizeof *ck);
+}
+
+/* Finds name with exactly the given shape (cols == 0: a vector of rows). */
+static ae_status want(const ae_checkpoint *ck, const char *name, size_t rows, size_t cols,
+                      const float **data, ae_error *err)
+{
+    const ae_st_tensor *t = ae_safetensors_find(&ck->st, name);
+    if (!t) {
+        ae_error_set(err, "%s: tensor %s is missing: the checkpoint comes from a different "
+                          "architecture or is damaged", ck->path, name);
+        return AE_ERR_INPUT;
+    }
+    int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
+                  : (t->ndim == 1 && t->shape[0] == rows);
+    if (!ok) {
+        char got[64] = "[", exp[64];
+        for (size_t i = 0; i < t->ndim && i < 4; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%zu", i ? ", " : "",
+                     t->shape[i]);
+        strcat(got, "]");
+        if (cols)
+            snprintf(exp, sizeof exp, "[%zu, %zu]", rows, cols);
+        else
+            snprintf(exp, sizeof exp, "[%zu]", rows);
+        ae_error_set(err, "%s: tensor %s has shape %s but the model expects %s: the checkpoint "
+                          "comes from a different architecture", ck->path, name, got, exp);
+        return AE_ERR_INPUT;
+    }
+    *data = t->data;
+    return AE_OK;
+}
+
+static ae_status parse_rng(const char *hex, ae_rng *rng)
+{
+    if (!hex || strlen(hex) != 64)
+        return AE_ERR_INPUT;
+    for (int i = 0; i < 4; i++) {
+        char word[17];
+        memcpy(word, hex + 16 * i, 16);
+        word[16] = '\0';
+        char *end = NULL;
+        rng->s[i] = strtoull(word, &end, 16);
+        if (*end != '\0')
+            return AE_ERR_INPUT;
+    }
+    return AE_OK;
+}
+
+ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *o,
+                                ae_train_state *s, ae_error *err)
+{
+    if (ck->input_dim != m->input_dim) {
+        ae_error_set(err, "%s: the checkpoint's model takes %zu inputs, this one %zu: a "
+                          "different architecture", ck->path, ck->input_dim, m->input_dim);
+        return AE_ERR_INPUT;
+    }
+    ae_param_view views[AE_MAX_PARAM_VIEWS];
+    size_t nv = ae_model_param_views(m, views, AE_MAX_PARAM_VIEWS);
+    const float *src[AE_MAX_PARAM_VIEWS];
+    const float *scale, *shift, *om = NULL, *ov = NULL;
+    ae_status st;
+    for (size_t i = 0; i < nv; i++)
+        if ((st = want(ck, views[i].name, views[i].rows, views[i].cols, &src[i], err)) != AE_OK)
+            return st;
+    if ((st = want(ck, "data.scale", m->input_dim, 0, &scale, err)) != AE_OK ||
+        (st = want(ck, "data.shift", m->input_dim, 0, &shift, err)) != AE_OK)
+        return st;
+    if (o) {
+        if ((st = want(ck, "optimizer.m", o->n, 0, &om, err)) != AE_OK)
+            return st;
+        if (o->v && (st = want(ck, "optimizer.v", o->n, 0, &ov, err)) != AE_OK)
+            return st;
+    }
+    ae_train_state ts;
+    memset(&ts, 0, sizeof ts);
+    if (s) {
+        size_t epoch = 0, step = 0;
+        if ((st = meta_size(ck, "epoch", &epoch, err)) != AE_OK ||
+            (st = meta_size(ck, "step", &step, err)) != AE_OK)
+            return st;
+        if (parse_rng(ae_safetensors_meta(&ck->st, "rng"), &ts.rng) != AE_OK) {
+            ae_error_set(err, "%s: checkpoint metadata 'rng' is missing or malformed", ck->path);
+            return AE_ERR_INPUT;
+        }
+        ts.epoch = (int)epoch;
+        ts.step = step;
+        const char *csv = ae_safetensors_meta(&ck->st, "metrics_csv");
+        if (csv) {
+            ts.metrics_csv = malloc(strlen(csv) + 1);
+            if (!ts.metrics_csv) {
+                ae_error_set(err, "%s: out of memory", ck->path);
+                return AE_ERR_NOMEM;
+            }
+            strcpy(ts.metrics_csv, csv);
+        }
+    }
+    /* Everything is validated: now copy (the outputs stay untouched on failure). */
+    for (size_t i = 0; i < nv; i++) {
+        size_t count = views[i].rows * (views[i].cols ? views[i].cols : 1);
+        memcpy(m->params + views[i].offset, src[i], count * sizeof(float));
+    }
+    memcpy(m->scale, scale, m->input_dim * sizeof(float));
+    memcpy(m->shift, shift, m->input_dim * sizeof(float));
+    m->img_h = ck->img_h;
+    m->img_w = ck->img_w;
+    if (o) {
+        memcpy(o->m, om, o->n * sizeof(float));
+        if (o->v)
+            memcpy(o->v, ov, o->n * sizeof(float));
+        o->t = s ? ts.step : 0;
+    }
+    if (s)
+        *s = ts;
+    return AE_OK;
+}
+
+ae_status ae_checkpoint_load_model(const char *path, size_t max_batch, ae_config *cfg,
+                                   ae_model *m, ae_error *err)
+{
+    ae_checkpoint ck;
+    ae_status st = ae_checkpoint_read(&ck, path, err);
+    if (st != AE_OK)
+        return st;
+    ae_config c;
+    st = ae_config_parse(&c, ck.config_json, path, NULL, 0, err);
+    if (st != AE_OK) {
+        ae_error_prefix(err, "%s: the spec stored in the checkpoint is invalid", path);
+        ae_checkpoint_free(&ck);
+        return AE_ERR_INPUT;
+    }
+    ae_model model;
+    st = ae_model_init(&model, &c, ck.input_dim, max_batch, err);
+    if (st == AE_OK) {
+        st = ae_checkpoint_restore(&ck, &model, NULL, NULL, err);
+        if (st != AE_OK)
+            ae_model_free(&model);
+    }
+    ae_checkpoint_free(&ck);
+    if (st == AE_OK) {
+        *cfg = c;
+        *m = model;
+    }
+    return st;
+}

@@ -1,0 +1,217 @@
+/* aeencode: write the latent codes of a dataset as CSV or .npy. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ae/batch.h"
+#include "ae/checkpoint.h"
+#include "ae/data.h"
+#include "ae/fileio.h"
+#include "ae/model.h"
+#include "ae/table.h"
+#include "ae/train.h"
+#include "cli.h"
+
+#define ENCODE_BATCH 1000
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aeencode --model MODEL.safetensors --data FILE [options]\n"
+            "\n"
+            "Encodes every example of FILE (IDX, raw or .gz, or CSV, scaled as the model was\n"
+            "trained) and writes one row of latent codes per example.\n"
+            "\n"
+            "options:\n"
+            "  --model FILE       a model or checkpoint written by aetrain\n"
+            "  --data FILE        the examples to encode\n"
+            "  --labels FILE      labels to write beside the codes (IDX or one-column CSV);\n"
+            "                     a CSV with the model's data.csv.label_column has its own\n"
+            "  --out FILE         where to write (default -, standard output)\n"
+            "  --format csv|npy   default: npy when --out ends in .npy, else csv\n"
+            "  --sample           draw z from q(z|x) instead of writing the mean mu\n"
+            "  --seed N           seed for --sample (default 1)\n"
+            "  --logvar           also write the log-variances (VAE)\n"
+            "  --threads N        BLAS threads (0 = all cores, the default)\n"
+            "  --help, --version\n"
+            "\n"
+            "CSV columns: index,[label,]z0,...,z{k-1}[,logvar0,...,logvar{k-1}]\n"
+            ".npy: a float32 array [n x k] (or [n x 2k] with --logvar: codes, then log-variances);\n"
+            "labels are not in the .npy: they are in your label file, in the same order.\n"
+            "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
+}
+
+int main(int argc, char **argv)
+{
+    cli_prog = "aeencode";
+    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = "-";
+    const char *format = NULL, *v;
+    bool sample = false, with_logvar = false;
+    uint64_t seed = 1;
+    long threads = 0;
+    int r;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("aeencode %s\n", ae_version());
+            return 0;
+        } else if (!strcmp(a, "--sample")) {
+            sample = true;
+        } else if (!strcmp(a, "--logvar")) {
+            with_logvar = true;
+        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--format", &format))) {
+            if (r < 0)
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
+            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
+                return 2;
+        } else {
+            cli_error("unknown option '%s' (see --help)", a);
+            return 2;
+        }
+    }
+    if (!model_path || !data_path) {
+        cli_error("--model and --data are required (see --help)");
+        return 2;
+    }
+    bool npy;
+    if (format) {
+        if (strcmp(format, "csv") != 0 && strcmp(format, "npy") != 0) {
+            cli_error("--format: expected csv or npy, got '%s'", format);
+            return 2;
+        }
+        npy = !strcmp(format, "npy");
+    } else {
+        size_t n = strlen(out_path);
+        npy = n > 4 && !strcmp(out_path + n - 4, ".npy");
+    }
+
+    ae_error err = {{0}};
+    ae_config cfg;
+    ae_model m;
+    ae_dataset ds = {0};
+    ae_status st = ae_checkpoint_load_model(model_path, ENCODE_BATCH, &cfg, &m, &err);
+    if (st != AE_OK)
+        return cli_fail(st, &err);
+    ae_threads_set((int)threads);
+    int rc = 0;
+    float *x = NULL, *codes = NULL;
+    ae_atomic_file af = {0};
+    FILE *f = NULL;
+    st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
+    if (st != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
+    if (ds.dim != m.input_dim) {
+        cli_error("%s: examples have %zu features, but the model %s takes %zu", data_path, ds.dim,
+                  model_path, m.input_dim);
+        rc = 2;
+        goto out;
+    }
+    size_t L = m.latent, k = with_logvar ? 2 * L : L;
+    x = malloc(ENCODE_BATCH * m.input_dim * sizeof(float));
+    codes = malloc(ds.n * k * sizeof(float)); /* [n x k]: mu (or z), then logvar */
+    if (!x || !codes) {
+        cli_error("out of memory for %zu codes", ds.n);
+        rc = 1;
+        goto out;
+    }
+    ae_rng rng;
+    ae_rng_seed(&rng, seed);
+    float *mu = malloc(ENCODE_BATCH * L * sizeof(float));
+    float *lv = malloc(ENCODE_BATCH * L * sizeof(float));
+    float *eps = malloc(ENCODE_BATCH * L * sizeof(float));
+    if (!mu || !lv || !eps) {
+        free(mu);
+        free(lv);
+        free(eps);
+        cli_error("out of memory");
+        rc = 1;
+        goto out;
+    }
+    /* Fixed binarisation is part of the model's input; dynamic binarisation
+     * was a training-time augmentation, so encode the probabilities. */
+    ae_binarize bin = cfg.data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
+    for (size_t i = 0; i < ds.n; i += ENCODE_BATCH) {
+        size_t b = ds.n - i < ENCODE_BATCH ? ds.n - i : ENCODE_BATCH;
+        ae_batch_gather(&ds, NULL, i, b, m.scale, m.shift, bin, NULL, x);
+        ae_model_encode(&m, b, x, mu, lv);
+        if (sample && m.type == AE_MODEL_VAE) {
+            ae_rng_normal_fill(&rng, eps, b * L);
+            for (size_t q = 0; q < b * L; q++)
+                mu[q] += expf(0.5f * lv[q]) * eps[q];
+        }
+        for (size_t row = 0; row < b; row++) {
+            memcpy(codes + (i + row) * k, mu + row * L, L * sizeof(float));
+            if (with_logvar)
+                memcpy(codes + (i + row) * k + L, lv + row * L, L * sizeof(float));
+        }
+    }
+    free(mu);
+    free(lv);
+    free(eps);
+
+    bool to_stdout = !strcmp(out_path, "-");
+    if (to_stdout) {
+        f = stdout;
+    } else {
+        st = ae_atomic_open(&af, out_path, &err);
+        if (st != AE_OK) {
+            rc = cli_fail(st, &err);
+            goto out;
+        }
+        f = af.fp;
+    }
+    if (npy) {
+        st = ae_npy_write_stream(f, to_stdout ? "standard output" : out_path, codes, ds.n, k, &err);
+    } else {
+        fputs("index", f);
+        if (ds.labels)
+            fputs(",label", f);
+        for (size_t j = 0; j < L; j++)
+            fprintf(f, ",z%zu", j);
+        if (with_logvar)
+            for (size_t j = 0; j < L; j++)
+                fprintf(f, ",logvar%zu", j);
+        fputc('\n', f);
+        for (size_t i = 0; i < ds.n; i++) {
+            fprintf(f, "%zu", i);
+            if (ds.labels)
+                fprintf(f, ",%d", (int)ds.labels[i]);
+            for (size_t j = 0; j < k; j++)
+                fprintf(f, ",%.7g", codes[i * k + j]);
+            fputc('\n', f);
+        }
+    }
+    if (to_stdout) {
+        if (st == AE_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+            ae_error_set(&err, "standard output: write failed");
+            st = AE_ERR_IO;
+        }
+    } else if (st == AE_OK) {
+        st = ae_atomic_commit(&af, &err);
+    } else {
+        ae_atomic_abort(&af);
+    }
+    if (st != AE_OK)
+        rc = cli_fail(st, &err);
+out:
+    free(x);
+    free(codes);
+    ae_dataset_free(&ds);
+    ae_model_free(&m);
+    return rc;
+}

@@ -1,0 +1,245 @@
+/* aetrain: train an autoencoder or VAE from a JSON spec. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ae/checkpoint.h"
+#include "ae/config.h"
+#include "ae/train.h"
+#include "cli.h"
+
+#define MAX_OVERRIDES 256
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aetrain --config SPEC.json [options]\n"
+            "       aetrain --resume DIR/checkpoint.safetensors [options]\n"
+            "\n"
+            "Trains the autoencoder or VAE the JSON spec describes (docs/config.md) and writes\n"
+            "config.json, metrics.csv, checkpoint.safetensors, model.safetensors and pictures\n"
+            "into the output folder (output.dir, default runs/<spec name>).\n"
+            "\n"
+            "options:\n"
+            "  --config FILE      the model spec\n"
+            "  --set KEY=VALUE    override a spec key, repeatable: --set model.latent=2\n"
+            "                     (VALUE is JSON when it parses as JSON, else a string)\n"
+            "  --out DIR          output folder (sets output.dir)\n"
+            "  --epochs N         total epochs (sets train.epochs; with --resume, the total\n"
+            "                     including the epochs already done)\n"
+            "  --seed N           random seed (sets train.seed; default 1)\n"
+            "  --threads N        BLAS threads (sets train.threads; 0 = all cores, the default)\n"
+            "  --resume CKPT      continue a run from its checkpoint; the spec is read from\n"
+            "                     the checkpoint (use --set, --epochs, --out to change it)\n"
+            "  --quiet            print only errors\n"
+            "  --help             this text\n"
+            "  --version          the version\n"
+            "\n"
+            "exit codes: 0 done, 1 runtime failure (I/O, divergence), 2 bad usage, spec or input\n");
+}
+
+typedef struct {
+    bool quiet, tty;
+    int start_epoch, epochs;
+    size_t batches;
+    double last_print;
+    double run_start;
+} progress_ctx;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_start(void *vctx, const ae_run_info *info)
+{
+    progress_ctx *c = vctx;
+    c->start_epoch = info->start_epoch;
+    c->batches = info->batches_per_epoch;
+    c->run_start = now();
+    if (c->quiet)
+        return;
+    fprintf(stderr, "aetrain: %zu training", info->n_train);
+    if (info->n_val)
+        fprintf(stderr, ", %zu validation", info->n_val);
+    if (info->n_test)
+        fprintf(stderr, ", %zu test", info->n_test);
+    fprintf(stderr, " examples of %zu features; %zu parameters; %d BLAS thread%s; output in %s\n",
+            info->dim, info->n_params, info->threads, info->threads == 1 ? "" : "s",
+            info->out_dir);
+    if (info->start_epoch > 1)
+        fprintf(stderr, "aetrain: resuming after epoch %d\n", info->start_epoch - 1);
+}
+
+static void on_batch(void *vctx, const ae_progress *p)
+{
+    progress_ctx *c = vctx;
+    if (c->quiet || !c->tty)
+        return;
+    double t = now();
+    if (t - c->last_print < 0.1 && p->batch != p->n_batches)
+        return;
+    c->last_print = t;
+    double per_batch = p->elapsed / (double)p->batch;
+    double eta = per_batch * (double)(p->n_batches - p->batch) +
+                 per_batch * (double)p->n_batches * (double)(p->epochs - p->epoch);
+    fprintf(stderr, "\r\033[Kepoch %d/%d  batch %zu/%zu  loss %.3f  %.0f ex/s  ETA %d:%02d",
+            p->epoch, p->epochs, p->batch, p->n_batches, p->running_loss, p->examples_per_sec,
+            (int)(eta / 60), (int)fmod(eta, 60));
+    fflush(stderr);
+}
+
+static void on_epoch(void *vctx, const ae_epoch_metrics *e)
+{
+    progress_ctx *c = vctx;
+    if (c->quiet)
+        return;
+    if (c->tty)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "epoch %d/%d  train %.4f (recon %.4f, kl %.4f)", e->epoch, c->epochs,
+            e->train_loss, e->train_recon, e->train_kl);
+    if (e->has_val)
+        fprintf(stderr, "  val %.4f (recon %.4f, kl %.4f)", e->val_loss, e->val_recon, e->val_kl);
+    if (e->has_test)
+        fprintf(stderr, "  test %.4f (recon %.4f, kl %.4f; z=mu %.4f)", e->test_loss,
+                e->test_recon, e->test_kl, e->test_loss_mu);
+    fprintf(stderr, "  %.2fs %.0f ex/s\n", e->seconds, e->examples_per_sec);
+}
+
+int main(int argc, char **argv)
+{
+    cli_prog = "aetrain";
+    const char *config_path = NULL, *resume = NULL, *v = NULL;
+    const char *overrides[MAX_OVERRIDES];
+    char *owned[8];
+    size_t n_over = 0, n_owned = 0;
+    progress_ctx ctx = {0};
+    int rc = 2, r;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--version")) {
+            printf("aetrain %s\n", ae_version());
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            ctx.quiet = true;
+        } else if ((r = cli_opt(argc, argv, &i, "--config", &v)) != 0) {
+            if (r < 0)
+                goto out;
+            config_path = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--resume", &v)) != 0) {
+            if (r < 0)
+                goto out;
+            resume = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--set", &v)) != 0) {
+            if (r < 0)
+                goto out;
+            if (n_over >= MAX_OVERRIDES - 8) {
+                cli_error("too many --set options (at most %d)", MAX_OVERRIDES - 8);
+                goto out;
+            }
+            overrides[n_over++] = v;
+        } else {
+            /* Shorthands for common keys, applied after the --set options. */
+            static const struct {
+                const char *opt, *key;
+                bool string;
+            } shorthands[] = {{"--out", "output.dir", true},
+                              {"--epochs", "train.epochs", false},
+                              {"--seed", "train.seed", false},
+                              {"--threads", "train.threads", false}};
+            bool matched = false;
+            for (size_t k = 0; k < sizeof shorthands / sizeof shorthands[0]; k++) {
+                if ((r = cli_opt(argc, argv, &i, shorthands[k].opt, &v)) == 0)
+                    continue;
+                if (r < 0)
+                    goto out;
+                matched = true;
+                if (!shorthands[k].string) {
+                    long dummy;
+                    uint64_t u;
+                    if (!strcmp(shorthands[k].opt, "--seed") ? !cli_parse_u64("--seed", v, &u)
+                                                             : !cli_parse_long(shorthands[k].opt, v,
+                                                                               0, 100000000,
+                                                                               &dummy))
+                        goto out;
+                }
+                char *o = shorthands[k].string ? cli_string_override(shorthands[k].key, v) : NULL;
+                if (!shorthands[k].string) {
+                    size_t n = strlen(shorthands[k].key) + strlen(v) + 2;
+                    o = malloc(n);
+                    if (o)
+                        snprintf(o, n, "%s=%s", shorthands[k].key, v);
+                }
+                if (!o || n_owned >= sizeof owned / sizeof owned[0]) {
+                    free(o);
+                    cli_error("out of memory or too many options");
+                    goto out;
+                }
+                owned[n_owned++] = o;
+                break;
+            }
+            if (!matched) {
+                cli_error("unknown option '%s' (see --help)", a);
+                goto out;
+            }
+        }
+    }
+    for (size_t k = 0; k < n_owned; k++)
+        overrides[n_over++] = owned[k];
+    if (!config_path && !resume) {
+        cli_error("--config SPEC.json is required (see --help)");
+        goto out;
+    }
+    if (config_path && resume) {
+        cli_error("--resume reads the spec from the checkpoint; drop --config (change keys "
+                  "with --set, --epochs, --out)");
+        goto out;
+    }
+
+    ae_error err = {{0}};
+    ae_config cfg;
+    ae_status st;
+    if (resume) {
+        ae_checkpoint ck;
+        st = ae_checkpoint_read(&ck, resume, &err);
+        if (st == AE_OK) {
+            st = ae_config_parse(&cfg, ck.config_json, resume, overrides, n_over, &err);
+            ae_checkpoint_free(&ck);
+        }
+    } else {
+        st = ae_config_load(&cfg, config_path, overrides, n_over, &err);
+    }
+    if (st != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
+    ctx.tty = cli_stderr_is_tty();
+    ctx.epochs = cfg.train.epochs;
+    ae_train_hooks hooks = {on_start, on_batch, on_epoch, &ctx};
+    st = ae_train(&cfg, resume, &hooks, &err);
+    if (st != AE_OK) {
+        if (ctx.tty && !ctx.quiet)
+            fputs("\r\033[K", stderr);
+        rc = cli_fail(st, &err);
+        goto out;
+    }
+    if (!ctx.quiet)
+        fprintf(stderr, "aetrain: done in %.1fs; model in %s/model.safetensors\n",
+                now() - ctx.run_start, cfg.output.dir);
+    rc = 0;
+out:
+    for (size_t k = 0; k < n_owned; k++)
+        free(owned[k]);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/* What the programs share: error printing with the program's name, option
+ * parsing, number parsing, and JSON quoting for --set overrides. */
+#ifndef AE_CLI_H
+#define AE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ae/status.h"
+
+extern const char *cli_prog; /* set by each program's main */
+
+/* "prog: error: message\n" on stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Prints err's message and returns the exit code for st. */
+int cli_fail(ae_status st, const ae_error *err);
+
+/* Option matching: accepts "--name VALUE" and "--name=VALUE".  On a match
+ * sets *value and advances *i past what it consumed; a missing value is a
+ * usage error reported here (returns -1). Returns 1 on match, 0 otherwise. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Strict number parsing; on failure prints "--name: expected ..." and returns false. */
+bool cli_parse_long(const char *name, const char *s, long min, long max, long *out);
+bool cli_parse_u64(const char *name, const char *s, uint64_t *out);
+bool cli_parse_double(const char *name, const char *s, double min, double max, double *out);
+
+/* "key=\"escaped value\"" as a --set override; malloc'ed. */
+char *cli_string_override(const char *key, const char *value);
+
+/* stderr is a terminal (progress lines update in place). */
+bool cli_stderr_is_tty(void);
+
+#endif

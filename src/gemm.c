@@ -1,0 +1,27 @@
+#include "gemm.h"
+
+#include <cblas.h>
+
+void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+             const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+             size_t ldc)
+{
+    if (M == 0 || N == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
+                A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+int ae_blas_set_threads(int n)
+{
+#ifdef AE_NO_OPENBLAS_EXT
+    (void)n;
+    return 1;
+#else
+    if (n <= 0)
+        n = openblas_get_num_procs();
+    openblas_set_num_threads(n);
+    return openblas_get_num_threads();
+#endif
+}

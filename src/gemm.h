@@ -1,0 +1,18 @@
+/* The one entry point to BLAS (only gemm.c includes cblas.h).
+ * Row-major: C[M x N] = alpha * op(A) * op(B) + beta * C, where op(A) is
+ * [M x K] (A stored [K x M] when trans_a) and op(B) is [K x N] (B stored
+ * [N x K] when trans_b); lda/ldb/ldc are the stored row lengths. */
+#ifndef AE_GEMM_H
+#define AE_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+             const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+             size_t ldc);
+
+/* Sets the BLAS thread count; n <= 0 means all cores.  Returns the count used. */
+int ae_blas_set_threads(int n);
+
+#endif

@@ -1,0 +1,178 @@
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+
+void ae_act_forward(ae_activation act, float *restrict y, size_t n)
+{
+    switch (act) {
+    case AE_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        break;
+    case AE_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.01f * y[i];
+        break;
+    case AE_ACT_ELU:
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : expm1f(y[i]);
+        break;
+    case AE_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            y[i] = tanhf(y[i]);
+        break;
+    case AE_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            y[i] = 1.0f / (1.0f + expf(-y[i]));
+        break;
+    case AE_ACT_LINEAR:
+        break;
+    }
+}
+
+void ae_act_backward(ae_activation act, const float *restrict y, float *restrict dy, size_t n)
+{
+    switch (act) {
+    case AE_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case AE_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++)
+            dy[i] = y[i] > 0.0f ? dy[i] : 0.01f * dy[i];
+        break;
+    case AE_ACT_ELU: /* for a <= 0, y = e^a - 1, so dy/da = y + 1 */
+        for (size_t i = 0; i < n; i++)
+            dy[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] + 1.0f);
+        break;
+    case AE_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            dy[i] *= 1.0f - y[i] * y[i];
+        break;
+    case AE_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            dy[i] *= y[i] * (1.0f - y[i]);
+        break;
+    case AE_ACT_LINEAR:
+        break;
+    }
+}
+
+void ae_dense_forward(const ae_dense *l, const float *params, size_t B, const float *x, float *y)
+{
+    const float *W = params + l->w_off; /* [out x in] */
+    const float *b = params + l->b_off; /* [out] */
+    ae_gemm(false, true, B, l->out, l->in, 1.0f, x, l->in, W, l->in, 0.0f, y, l->out);
+    for (size_t r = 0; r < B; r++) {
+        float *restrict row = y + r * l->out;
+        for (size_t j = 0; j < l->out; j++)
+            row[j] += b[j];
+        ae_act_forward(l->act, row, l->out);
+    }
+}
+
+void ae_dense_backward(const ae_dense *l, const float *params, float *grads, size_t B,
+                       const float *x, const float *y, float *dy, float *dx)
+{
+    const float *W = params + l->w_off;
+    float *dW = grads + l->w_off; /* [out x in] */
+    float *restrict db = grads + l->b_off; /* [out] */
+    ae_act_backward(l->act, y, dy, B * l->out);
+    /* dW += dy^T x ; db += column sums of dy ; dx = dy W */
+    ae_gemm(true, false, l->out, l->in, B, 1.0f, dy, l->out, x, l->in, 1.0f, dW, l->in);
+    for (size_t r = 0; r < B; r++) {
+        const float *restrict row = dy + r * l->out;
+        for (size_t j = 0; j < l->out; j++)
+            db[j] += row[j];
+    }
+    if (dx)
+        ae_gemm(false, false, B, l->in, l->out, 1.0f, dy, l->out, W, l->in, 0.0f, dx, l->in);
+}
+
+double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x, float scale,
+                        float *dlogits, double *per_example)
+{
+    double total = 0.0;
+    for (size_t r = 0; r < B; r++) {
+        const float *restrict l = logits + r * D;
+        const float *restrict t = x + r * D;
+        float *restrict d = dlogits ? dlogits + r * D : NULL;
+        double row = 0.0;
+        for (size_t j = 0; j < D; j++) {
+            /* softplus(l) - t*l = max(l,0) - t*l + log1p(exp(-|l|)); the same
+             * e = exp(-|l|) gives sigmoid(l) without another exp. */
+            float e = expf(-fabsf(l[j]));
+            float sp = (l[j] > 0.0f ? l[j] : 0.0f) + log1pf(e);
+            row += (double)(sp - t[j] * l[j]);
+            if (d) {
+                float s = l[j] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+                d[j] = scale * (s - t[j]);
+            }
+        }
+        if (per_example)
+            per_example[r] = row;
+        total += row;
+    }
+    return total;
+}
+
+double ae_gaussian_nll(size_t B, size_t D, const float *y, const float *x, float scale, float *dy,
+                       double *per_example)
+{
+    const double half_log_2pi = 0.91893853320467274178;
+    double total = 0.0;
+    for (size_t r = 0; r < B; r++) {
+        const float *restrict p = y + r * D;
+        const float *restrict t = x + r * D;
+        float *restrict d = dy ? dy + r * D : NULL;
+        double row = 0.0;
+        for (size_t j = 0; j < D; j++) {
+            float diff = p[j] - t[j];
+            row += 0.5 * (double)diff * diff;
+            if (d)
+                d[j] = scale * diff;
+        }
+        row += (double)D * half_log_2pi;
+        if (per_example)
+            per_example[r] = row;
+        total += row;
+    }
+    return total;
+}
+
+double ae_kl_normal(size_t B, size_t L, const float *mu, const float *logvar, size_t stride,
+                    double *per_example)
+{
+    double total = 0.0;
+    for (size_t r = 0; r < B; r++) {
+        const float *m = mu + r * stride;
+        const float *lv = logvar + r * stride;
+        double row = 0.0;
+        for (size_t j = 0; j < L; j++)
+            row += (double)(1.0f + lv[j] - m[j] * m[j] - expf(lv[j]));
+        row *= -0.5;
+        if (per_example)
+            per_example[r] = row;
+        total += row;
+    }
+    return total;
+}
+
+void ae_kl_normal_backward(size_t B, size_t L, const float *mu, const float *logvar,
+                           size_t stride, float scale, float *dmu, float *dlogvar,
+                           size_t dstride)
+{
+    for (size_t r = 0; r < B; r++) {
+        const float *m = mu + r * stride;
+        const float *lv = logvar + r * stride;
+        float *dm = dmu + r * dstride;
+        float *dl = dlogvar + r * dstride;
+        for (size_t j = 0; j < L; j++) {
+            dm[j] += scale * m[j];
+            dl[j] += scale * 0.5f * (expf(lv[j]) - 1.0f);
+        }
+    }
+}

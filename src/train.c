@@ -1,0 +1,433 @@
+#define _POSIX_C_SOURCE 200809L
+#include "ae/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ae/batch.h"
+#include "ae/checkpoint.h"
+#include "ae/fileio.h"
+#include "ae/optim.h"
+#include "ae/pictures.h"
+
+#define METRICS_HEADER                                                                   \
+    "epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,"         \
+    "test_recon,test_kl,test_loss_mu,beta,seconds,examples_per_sec\n"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                        long limit, ae_dataset *ds, ae_error *err)
+{
+    ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header};
+    ae_dataset d;
+    ae_status st = ae_dataset_load(&d, path, &csv, err);
+    if (st != AE_OK)
+        return st;
+    if (labels_path && labels_path[0]) {
+        st = ae_dataset_load_labels(&d, labels_path, err);
+        if (st != AE_OK) {
+            ae_dataset_free(&d);
+            return st;
+        }
+    }
+    if (limit > 0)
+        ae_dataset_truncate(&d, (size_t)limit);
+    *ds = d;
+    return AE_OK;
+}
+
+void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
+                 ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
+                 ae_loss *out)
+{
+    double recon = 0.0, kl = 0.0;
+    for (size_t i = 0; i < n; i += m->max_batch) {
+        size_t b = n - i < m->max_batch ? n - i : m->max_batch;
+        ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, bin_rng, xbuf);
+        ae_loss l;
+        ae_model_forward(m, b, xbuf, xbuf, eps_rng, beta, &l);
+        recon += l.recon * (double)b;
+        kl += l.kl * (double)b;
+    }
+    out->recon = n ? recon / (double)n : 0.0;
+    out->kl = n ? kl / (double)n : 0.0;
+    out->loss = out->recon + (double)beta * out->kl;
+}
+
+/* Appends one formatted row to the metrics table (a growing string). */
+static ae_status metrics_append(char **csv, const ae_epoch_metrics *e, ae_error *err)
+{
+    char row[512], val[96] = ",,", test[128] = ",,,";
+    if (e->has_val)
+        snprintf(val, sizeof val, "%.6f,%.6f,%.6f", e->val_loss, e->val_recon, e->val_kl);
+    if (e->has_test)
+        snprintf(test, sizeof test, "%.6f,%.6f,%.6f,%.6f", e->test_loss, e->test_recon,
+                 e->test_kl, e->test_loss_mu);
+    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6g,%.3f,%.1f\n", e->epoch, e->train_loss,
+             e->train_recon, e->train_kl, val, test, e->beta, e->seconds, e->examples_per_sec);
+    size_t old = *csv ? strlen(*csv) : 0;
+    const char *head = old ? "" : METRICS_HEADER;
+    char *grown = realloc(*csv, old + strlen(head) + strlen(row) + 1);
+    if (!grown) {
+        ae_error_set(err, "metrics: out of memory");
+        return AE_ERR_NOMEM;
+    }
+    strcpy(grown + old, head);
+    strcat(grown + old, row);
+    *csv = grown;
+    return AE_OK;
+}
+
+/* Keeps the header and the rows of epochs <= last (a resumed run drops rows
+ * that a longer, interrupted run may have written after its checkpoint). */
+static void metrics_truncate(char *csv, int last)
+{
+    if (!csv)
+        return;
+    char *line = strchr(csv, '\n');
+    while (line && line[1]) {
+        if (atoi(line + 1) > last) {
+            line[1] = '\0';
+            return;
+        }
+        line = strchr(line + 1, '\n');
+    }
+}
+
+typedef struct {
+    ae_dataset train, test;
+    size_t *base;         /* [n_train_used] training rows in canonical order */
+    size_t *order;        /* [n_train_used] this epoch's order */
+    size_t *val_idx;      /* [n_val] */
+    size_t n_fit, n_val;
+    ae_model model;
+    ae_optim optim;
+    ae_train_state state;
+    float *xbuf;          /* [B x D] the current batch */
+    char *dir_config, *dir_metrics, *dir_ckpt, *dir_model;
+} run_t;
+
+static void run_free(run_t *r)
+{
+    ae_dataset_free(&r->train);
+    ae_dataset_free(&r->test);
+    free(r->base);
+    free(r->order);
+    free(r->val_idx);
+    ae_model_free(&r->model);
+    ae_optim_free(&r->optim);
+    ae_train_state_free(&r->state);
+    free(r->xbuf);
+    free(r->dir_config);
+    free(r->dir_metrics);
+    free(r->dir_ckpt);
+    free(r->dir_model);
+}
+
+static const char *scale_name(ae_scale s)
+{
+    return s == AE_SCALE_UNIT ? "unit" : s == AE_SCALE_STANDARDIZE ? "standardize" : "none";
+}
+
+/* Bernoulli likelihoods and binarisation are only defined for values in [0,1]. */
+static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_dataset *ds,
+                             const char *key, const char *path, ae_error *err)
+{
+    int need01 = cfg->model.likelihood == AE_LIK_BERNOULLI || cfg->data.binarize != AE_BIN_NONE;
+    if (!need01)
+        return AE_OK;
+    float lo, hi;
+    ae_scaled_range(ds, m->scale, m->shift, &lo, &hi);
+    if (lo < 0.0f || hi > 1.0f) {
+        ae_error_set(err, "%s (%s): values span [%g, %g] after data.scale=%s, but %s needs "
+                          "values in [0, 1]; use model.likelihood=gaussian or a scaling that "
+                          "maps the data into [0, 1]", key, path, lo, hi,
+                     scale_name(cfg->data.scale),
+                     cfg->model.likelihood == AE_LIK_BERNOULLI ? "model.likelihood=bernoulli"
+                                                               : "data.binarize");
+        return AE_ERR_INPUT;
+    }
+    return AE_OK;
+}
+
+static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, ae_error *err)
+{
+    ae_status st = ae_load_split(cfg, cfg->data.train, cfg->data.train_labels,
+                                 cfg->data.train_limit, &r->train, err);
+    if (st != AE_OK)
+        return st;
+    if (cfg->data.test[0]) {
+        st = ae_load_split(cfg, cfg->data.test, cfg->data.test_labels, cfg->data.test_limit,
+                           &r->test, err);
+        if (st != AE_OK)
+            return st;
+        if (r->test.dim != r->train.dim) {
+            ae_error_set(err, "%s: test examples have %zu features but the training data "
+                              "(%s) has %zu", cfg->data.test, r->test.dim, cfg->data.train,
+                         r->train.dim);
+            return AE_ERR_INPUT;
+        }
+    }
+    size_t n = r->train.n;
+    r->n_val = (size_t)floor(cfg->data.validation * (double)n);
+    r->n_fit = n - r->n_val;
+    if (r->n_fit == 0) {
+        ae_error_set(err, "data.validation=%g leaves no training examples out of %zu",
+                     cfg->data.validation, n);
+        return AE_ERR_CONFIG;
+    }
+    r->base = malloc(n * sizeof(size_t));
+    r->order = malloc(n * sizeof(size_t));
+    r->val_idx = malloc((r->n_val ? r->n_val : 1) * sizeof(size_t));
+    if (!r->base || !r->order || !r->val_idx) {
+        ae_error_set(err, "out of memory for %zu example indices", n);
+        return AE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        r->base[i] = i;
+    if (r->n_val) {
+        /* A split of its own stream: fixed by the seed, whatever else runs. */
+        ae_rng split;
+        ae_rng_seed_stream(&split, cfg->train.seed, 1);
+        ae_rng_shuffle(&split, r->base, n);
+        memcpy(r->val_idx, r->base + r->n_fit, r->n_val * sizeof(size_t));
+        /* Training rows back in file order, so an epoch's order depends only
+         * on the training generator. */
+        unsigned char *held = calloc(n, 1);
+        if (!held) {
+            ae_error_set(err, "out of memory for %zu example indices", n);
+            return AE_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < r->n_val; i++)
+            held[r->val_idx[i]] = 1;
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (!held[i])
+                r->base[k++] = i;
+        free(held);
+    }
+
+    size_t B = (size_t)cfg->train.batch_size;
+    st = ae_model_init(&r->model, cfg, r->train.dim, B, err);
+    if (st != AE_OK)
+        return st;
+    r->model.img_h = r->train.img_h;
+    r->model.img_w = r->train.img_w;
+    st = ae_optim_init(&r->optim, cfg, r->model.n_params, err);
+    if (st != AE_OK)
+        return st;
+    r->xbuf = malloc(B * r->train.dim * sizeof(float));
+    if (!r->xbuf) {
+        ae_error_set(err, "out of memory for a batch of %zu x %zu", B, r->train.dim);
+        return AE_ERR_NOMEM;
+    }
+
+    if (resume_path) {
+        ae_checkpoint ck;
+        st = ae_checkpoint_read(&ck, resume_path, err);
+        if (st != AE_OK)
+            return st;
+        st = ae_checkpoint_restore(&ck, &r->model, &r->optim, &r->state, err);
+        ae_checkpoint_free(&ck);
+        if (st != AE_OK)
+            return st;
+        metrics_truncate(r->state.metrics_csv, r->state.epoch);
+    } else {
+        ae_rng_seed(&r->state.rng, cfg->train.seed);
+        ae_model_init_weights(&r->model, &r->state.rng);
+        ae_scaling_fit(&r->train, r->n_val ? r->base : NULL, r->n_fit, cfg->data.scale,
+                       r->model.scale, r->model.shift);
+    }
+    st = check_range(cfg, &r->model, &r->train, "data.train", cfg->data.train, err);
+    if (st == AE_OK && r->test.n)
+        st = check_range(cfg, &r->model, &r->test, "data.test", cfg->data.test, err);
+    if (st != AE_OK)
+        return st;
+
+    st = ae_mkdir_p(cfg->output.dir, err);
+    if (st != AE_OK)
+        return st;
+    r->dir_config = ae_path_join(cfg->output.dir, "config.json");
+    r->dir_metrics = ae_path_join(cfg->output.dir, "metrics.csv");
+    r->dir_ckpt = ae_path_join(cfg->output.dir, "checkpoint.safetensors");
+    r->dir_model = ae_path_join(cfg->output.dir, "model.safetensors");
+    if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model) {
+        ae_error_set(err, "out of memory");
+        return AE_ERR_NOMEM;
+    }
+    /* Writing the spec first also proves the folder is writable (exit 2). */
+    return ae_config_save(cfg, r->dir_config, err);
+}
+
+static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
+{
+    ae_model *m = &r->model;
+    const ae_dataset *src = r->test.n ? &r->test : &r->train;
+    size_t n = src->n < 32 ? src->n : 32, cols = n < 8 ? n : 8;
+    char *path = ae_path_join(cfg->output.dir, "recon.png");
+    float *x = malloc(n * m->input_dim * sizeof(float));
+    ae_status st = AE_OK;
+    if (!path || !x) {
+        st = AE_ERR_NOMEM;
+        ae_error_set(err, "pictures: out of memory");
+    }
+    if (st == AE_OK && n > 0) {
+        ae_batch_gather(src, NULL, 0, n, m->scale, m->shift,
+                        cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE, NULL, x);
+        st = ae_picture_recon(path, m, x, n, cols, err);
+    }
+    free(path);
+    free(x);
+    if (st == AE_OK && cfg->model.type == AE_MODEL_VAE) {
+        /* 64 prior samples from a stream of their own, so they do not depend
+         * on how the training generator was used. */
+        ae_rng rng;
+        ae_rng_seed_stream(&rng, cfg->train.seed, 3);
+        float *z = malloc(64 * m->latent * sizeof(float));
+        path = ae_path_join(cfg->output.dir, "samples.png");
+        if (!z || !path) {
+            st = AE_ERR_NOMEM;
+            ae_error_set(err, "pictures: out of memory");
+        } else {
+            ae_rng_normal_fill(&rng, z, 64 * m->latent);
+            st = ae_picture_decode(path, m, z, 64, 8, err);
+        }
+        free(z);
+        free(path);
+    }
+    if (st == AE_OK && m->latent == 2) {
+        path = ae_path_join(cfg->output.dir, "manifold.png");
+        st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, err) : AE_ERR_NOMEM;
+        free(path);
+    }
+    return st;
+}
+
+ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
+                   ae_error *err)
+{
+    run_t r;
+    memset(&r, 0, sizeof r);
+    int threads = ae_threads_set(cfg->train.threads);
+    ae_status st = setup(&r, cfg, resume_path, err);
+    if (st != AE_OK) {
+        run_free(&r);
+        return st;
+    }
+    ae_model *m = &r.model;
+    size_t B = (size_t)cfg->train.batch_size, D = m->input_dim;
+    size_t nb = (r.n_fit + B - 1) / B;
+    ae_run_info info = {r.n_fit, r.n_val, r.test.n, D, m->n_params, nb, threads,
+                        r.state.epoch + 1, cfg->output.dir};
+    if (hooks && hooks->on_start)
+        hooks->on_start(hooks->ctx, &info);
+
+    double warm_steps = cfg->train.kl_warmup_epochs * (double)nb;
+    float beta = (float)cfg->model.beta;
+    for (int epoch = r.state.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
+        memcpy(r.order, r.base, r.n_fit * sizeof(size_t));
+        ae_rng_shuffle(&r.state.rng, r.order, r.n_fit);
+        double t0 = now_seconds(), sum_loss = 0, sum_recon = 0, sum_kl = 0, beta_now = beta;
+        for (size_t b = 0; b < nb; b++) {
+            size_t first = b * B, rows = r.n_fit - first < B ? r.n_fit - first : B;
+            beta_now = warm_steps > 0 ? beta * fmin(1.0, (double)r.state.step / warm_steps) : beta;
+            ae_batch_gather(&r.train, r.order + first, 0, rows, m->scale, m->shift,
+                            cfg->data.binarize, &r.state.rng, r.xbuf);
+            memset(m->grads, 0, m->n_params * sizeof(float));
+            ae_loss l;
+            ae_model_forward(m, rows, r.xbuf, r.xbuf, &r.state.rng, (float)beta_now, &l);
+            if (!isfinite(l.loss)) {
+                ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "
+                                  "of %zu (train.lr=%g); %s", isnan(l.loss) ? "NaN" : "infinite",
+                             epoch, b + 1, nb, cfg->train.lr,
+                             epoch > 1 || resume_path ? "the last checkpoint is intact"
+                                                      : "no checkpoint was written");
+                run_free(&r);
+                return AE_ERR_NUMERIC;
+            }
+            ae_model_backward(m);
+            ae_optim_step(&r.optim, m->params, m->grads);
+            r.state.step++;
+            sum_loss += l.loss * (double)rows;
+            sum_recon += l.recon * (double)rows;
+            sum_kl += l.kl * (double)rows;
+            if (hooks && hooks->on_batch) {
+                double el = now_seconds() - t0;
+                size_t done = first + rows;
+                ae_progress p = {epoch, cfg->train.epochs, b + 1, nb, sum_loss / (double)done,
+                                 el > 0 ? (double)done / el : 0.0, el};
+                hooks->on_batch(hooks->ctx, &p);
+            }
+        }
+        double seconds = now_seconds() - t0;
+        ae_epoch_metrics e;
+        memset(&e, 0, sizeof e);
+        e.epoch = epoch;
+        e.beta = beta_now;
+        e.train_recon = sum_recon / (double)r.n_fit;
+        e.train_kl = sum_kl / (double)r.n_fit;
+        e.train_loss = e.train_recon + (double)beta * e.train_kl;
+        e.seconds = seconds;
+        e.examples_per_sec = seconds > 0 ? (double)r.n_fit / seconds : 0.0;
+        /* Evaluation noise comes from a stream per epoch, so evaluating (or
+         * not) never changes the training trajectory. */
+        ae_rng eval_rng;
+        ae_rng_seed_stream(&eval_rng, cfg->train.seed, 1000 + (uint64_t)epoch);
+        ae_loss l;
+        if (r.n_val) {
+            ae_evaluate(m, &r.train, r.val_idx, r.n_val, cfg->data.binarize, &eval_rng,
+                        &eval_rng, beta, r.xbuf, &l);
+            e.has_val = 1;
+            e.val_loss = l.loss;
+            e.val_recon = l.recon;
+            e.val_kl = l.kl;
+        }
+        if (r.test.n) {
+            ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, &eval_rng,
+                        beta, r.xbuf, &l);
+            e.has_test = 1;
+            e.test_loss = l.loss;
+            e.test_recon = l.recon;
+            e.test_kl = l.kl;
+            ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, NULL, beta,
+                        r.xbuf, &l);
+            e.test_loss_mu = l.loss;
+        }
+        r.state.epoch = epoch;
+        st = metrics_append(&r.state.metrics_csv, &e, err);
+        if (st == AE_OK)
+            st = ae_write_file_atomic(r.dir_metrics, r.state.metrics_csv,
+                                      strlen(r.state.metrics_csv), err);
+        int every = cfg->output.checkpoint_every;
+        if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs)) {
+            st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
+            e.checkpoint = r.dir_ckpt;
+        }
+        if (st != AE_OK) {
+            run_free(&r);
+            return st == AE_ERR_INPUT ? AE_ERR_IO : st;
+        }
+        if (hooks && hooks->on_epoch)
+            hooks->on_epoch(hooks->ctx, &e);
+    }
+
+    /* The final model: parameters, scaling, spec, epoch and step; no
+     * optimizer moments, generator or timings, so it is small and the same
+     * bits for the same training. */
+    ae_train_state final_state = {r.state.epoch, r.state.step, r.state.rng, NULL};
+    st = ae_checkpoint_save(r.dir_model, cfg, m, NULL, &final_state, err);
+    if (st == AE_OK && cfg->output.images)
+        st = write_pictures(&r, cfg, err);
+    run_free(&r);
+    if (st == AE_ERR_INPUT)
+        st = AE_ERR_IO; /* the folder was writable at the start: this is a runtime failure */
+    return st;
+}

@@ -2,7 +2,13 @@
  * gzip; header row auto-detected; one optional label column) loaded into one
  * [n x dim] matrix, plus integer labels.
  *
- * An ae_dataset owns x and labels; ae_dataset_free releases them. */
+ * An ae_dataset owns x and labels; ae_dataset_free releases them.
+ *
+ * Loaders build into a local and assign on success only: on failure the
+ * dataset passed in is untouched.  On success ae_dataset_load overwrites *ds
+ * without freeing what it held (pass a zeroed or freed struct).  Sizes read
+ * from a file are checked for overflow and against ae_alloc_cap() (exceeding
+ * the cap is AE_ERR_NOMEM; malformed files are AE_ERR_INPUT). */
 #ifndef AE_DATA_H
 #define AE_DATA_H
 
@@ -28,14 +34,17 @@ typedef struct {
     int header;               /* -1 auto-detect, 0 no header row, 1 header row */
 } ae_csv_options;
 
-/* Loads path, choosing the format by content and extension: IDX when the
- * first bytes are an IDX magic (after gunzip), CSV for .csv / .csv.gz.
- * Errors (AE_ERR_INPUT) name the file and, for CSV, the line and column. */
+/* Loads path, choosing the format by content and extension: a name ending in
+ * .csv or .csv.gz is CSV whatever its bytes; otherwise IDX when the first
+ * bytes (after gunzip) start with 00 00 or the name contains "idx".  csv may
+ * be NULL (auto-detected header, no label column).  Errors (AE_ERR_INPUT)
+ * name the file and, for CSV, the line and column. */
 ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options *csv,
                           ae_error *err);
 
-/* Loads labels from an IDX file of one dimension (uint8) or a one-column CSV
- * and attaches them to ds; the count must equal ds->n. */
+/* Loads labels from an IDX file of one dimension (uint8, or int32 >= 0) or a
+ * one-column CSV of integers (header auto-detected) and attaches them to ds,
+ * replacing any it had; the count must equal ds->n. */
 ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err);
 
 /* Keeps only the first n examples (no-op when n == 0 or n >= ds->n). */

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Build and run every test (Check suites and CLI tests) with CTest.
+#
+# usage: scripts/test.sh [-h|--help] [--sanitize] [ctest options...]
+#   --sanitize  Debug build with AddressSanitizer + UBSan in build-asan/
+#               (default: the Release build in build/)
+#   Other options go to ctest, e.g. scripts/test.sh -R data -V
+#
+# Sets OPENBLAS_NUM_THREADS=1; with --sanitize also CK_FORK=no and, unless
+# already set, ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 and
+# UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1.
+# Environment for the steps: see scripts/deps.sh --help, scripts/get-mnist.sh --help.
+# Exits with ctest's status.
+
+set -euo pipefail
+AE_PROG='test'
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deps.sh
+source "$here/deps.sh"
+
+sanitize=0
+while (($# > 0)); do
+    case $1 in
+    -h | --help)
+        sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    --sanitize) sanitize=1 ;;
+    *) break ;;
+    esac
+    shift
+done
+cd "$AE_ROOT"
+
+start=$SECONDS
+elapsed() {
+    local rc=$? t=$((SECONDS - start))
+    ae_msg "finished in $((t / 60))m$((t % 60))s, exit status $rc"
+}
+trap elapsed EXIT
+
+ae_deps
+bash scripts/get-mnist.sh
+
+if ((sanitize)); then
+    dir=build-asan
+    ae_msg "building with sanitizers into $dir/"
+    cmake -S . -B "$dir" -DAE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    # Check forks each test by default; without the fork a sanitizer report
+    # stops the suite where it happens and leaks are seen in one process.
+    export CK_FORK=no
+else
+    dir=build
+    ae_msg "building into $dir/"
+    cmake -S . -B "$dir"
+fi
+cmake --build "$dir" -j"$(nproc)"
+
+export OPENBLAS_NUM_THREADS=1
+ae_msg "running tests in $dir/"
+ctest --test-dir "$dir" --output-on-failure -j2 "$@"

@@ -89,12 +89,14 @@ void ae_config_defaults(ae_config *c);
 ae_status ae_config_load(ae_config *c, const char *path, const char *const *overrides,
                          size_t n_overrides, ae_error *err);
 
-/* Same, from a JSON text; source names it in messages. */
+/* Same, from a JSON text; source names it in messages and, like path above,
+ * gives the default output.dir (NULL: "runs/default"). */
 ae_status ae_config_parse(ae_config *c, const char *json, const char *source,
                           const char *const *overrides, size_t n_overrides, ae_error *err);
 
 /* The fully resolved spec as pretty-printed JSON (malloc'ed; caller frees).
- * Parsing it back gives an identical ae_config. */
+ * Parsing it back gives an identical ae_config.  NULL when out of memory or
+ * when c holds a value no spec can express (an invalid enum, a non-finite number). */
 char *ae_config_to_json(const ae_config *c);
 
 /* Writes ae_config_to_json atomically to path. */

@@ -1,0 +1,719 @@
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ae/config.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A minimal valid spec: only the required key. */
+static const char *MIN = "{\"data\": {\"train\": \"train.idx\"}}";
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "test_config_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), fp), strlen(text));
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* Parses text (source "spec.json") with overrides; expects success. */
+static ae_config parse_ok(const char *text, const char *const *ov, size_t n)
+{
+    ae_config c;
+    ae_error err = {{0}};
+    ae_status st = ae_config_parse(&c, text, "spec.json", ov, n, &err);
+    ck_assert_msg(st == AE_OK, "unexpected failure: %s", err.msg);
+    return c;
+}
+
+/* Parses and expects status st with exactly the message want. */
+static void parse_fails(const char *text, const char *const *ov, size_t n, ae_status st,
+                        const char *want)
+{
+    ae_config c;
+    ae_config_defaults(&c);
+    c.model.latent = 12345; /* sentinel: outputs must stay untouched on failure */
+    ae_error err = {{0}};
+    ae_status got = ae_config_parse(&c, text, "spec.json", ov, n, &err);
+    ck_assert_msg(got == st, "status %s, want %s (message: %s)", ae_status_name(got),
+                  ae_status_name(st), err.msg);
+    ck_assert_str_eq(err.msg, want);
+    ck_assert_int_eq(c.model.latent, 12345);
+}
+
+/* Like parse_fails but only checks that the message starts with want. */
+static void parse_fails_prefix(const char *text, const char *const *ov, size_t n, ae_status st,
+                               const char *want)
+{
+    ae_config c;
+    ae_error err = {{0}};
+    ae_status got = ae_config_parse(&c, text, "spec.json", ov, n, &err);
+    ck_assert_msg(got == st, "status %s, want %s (message: %s)", ae_status_name(got),
+                  ae_status_name(st), err.msg);
+    ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "message \"%s\" does not start with \"%s\"",
+                  err.msg, want);
+}
+
+static void assert_config_eq(const ae_config *a, const ae_config *b)
+{
+    ck_assert_int_eq(a->model.type, b->model.type);
+    ck_assert_int_eq(a->model.n_encoder, b->model.n_encoder);
+    for (int i = 0; i < a->model.n_encoder; i++)
+        ck_assert_int_eq(a->model.encoder[i], b->model.encoder[i]);
+    ck_assert_int_eq(a->model.n_decoder, b->model.n_decoder);
+    for (int i = 0; i < a->model.n_decoder; i++)
+        ck_assert_int_eq(a->model.decoder[i], b->model.decoder[i]);
+    ck_assert_int_eq(a->model.latent, b->model.latent);
+    ck_assert_int_eq(a->model.activation, b->model.activation);
+    ck_assert_int_eq(a->model.likelihood, b->model.likelihood);
+    ck_assert(a->model.beta == b->model.beta);
+
+    ck_assert_str_eq(a->data.train, b->data.train);
+    ck_assert_str_eq(a->data.train_labels, b->data.train_labels);
+    ck_assert_str_eq(a->data.test, b->data.test);
+    ck_assert_str_eq(a->data.test_labels, b->data.test_labels);
+    ck_assert_str_eq(a->data.csv_label_column, b->data.csv_label_column);
+    ck_assert_int_eq(a->data.csv_header, b->data.csv_header);
+    ck_assert_int_eq(a->data.scale, b->data.scale);
+    ck_assert_int_eq(a->data.binarize, b->data.binarize);
+    ck_assert(a->data.validation == b->data.validation);
+    ck_assert_int_eq(a->data.train_limit, b->data.train_limit);
+    ck_assert_int_eq(a->data.test_limit, b->data.test_limit);
+
+    ck_assert_int_eq(a->train.epochs, b->train.epochs);
+    ck_assert_int_eq(a->train.batch_size, b->train.batch_size);
+    ck_assert_int_eq(a->train.optimizer, b->train.optimizer);
+    ck_assert(a->train.lr == b->train.lr);
+    ck_assert(a->train.momentum == b->train.momentum);
+    ck_assert(a->train.adam_beta1 == b->train.adam_beta1);
+    ck_assert(a->train.adam_beta2 == b->train.adam_beta2);
+    ck_assert(a->train.adam_eps == b->train.adam_eps);
+    ck_assert(a->train.weight_decay == b->train.weight_decay);
+    ck_assert(a->train.seed == b->train.seed);
+    ck_assert_int_eq(a->train.threads, b->train.threads);
+    ck_assert(a->train.kl_warmup_epochs == b->train.kl_warmup_epochs);
+
+    ck_assert_str_eq(a->output.dir, b->output.dir);
+    ck_assert_int_eq(a->output.checkpoint_every, b->output.checkpoint_every);
+    ck_assert_int_eq(a->output.images, b->output.images);
+}
+
+/* ------------------------------------------------------------- defaults */
+
+START_TEST(test_defaults)
+{
+    ae_config c;
+    ae_config_defaults(&c);
+    ck_assert_int_eq(c.model.type, AE_MODEL_VAE);
+    ck_assert_int_eq(c.model.n_encoder, 1);
+    ck_assert_int_eq(c.model.encoder[0], 400);
+    ck_assert_int_eq(c.model.n_decoder, 1);
+    ck_assert_int_eq(c.model.decoder[0], 400);
+    ck_assert_int_eq(c.model.latent, 20);
+    ck_assert_int_eq(c.model.activation, AE_ACT_RELU);
+    ck_assert_int_eq(c.model.likelihood, AE_LIK_BERNOULLI);
+    ck_assert(c.model.beta == 1.0);
+    ck_assert_str_eq(c.data.train, "");
+    ck_assert_str_eq(c.data.csv_label_column, "");
+    ck_assert_int_eq(c.data.csv_header, -1);
+    ck_assert_int_eq(c.data.scale, AE_SCALE_UNIT);
+    ck_assert_int_eq(c.data.binarize, AE_BIN_NONE);
+    ck_assert(c.data.validation == 0.0);
+    ck_assert_int_eq(c.data.train_limit, 0);
+    ck_assert_int_eq(c.train.epochs, 10);
+    ck_assert_int_eq(c.train.batch_size, 128);
+    ck_assert_int_eq(c.train.optimizer, AE_OPT_ADAM);
+    ck_assert(c.train.lr == 1e-3);
+    ck_assert(c.train.momentum == 0.9);
+    ck_assert(c.train.adam_beta1 == 0.9);
+    ck_assert(c.train.adam_beta2 == 0.999);
+    ck_assert(c.train.adam_eps == 1e-8);
+    ck_assert(c.train.weight_decay == 0.0);
+    ck_assert(c.train.seed == 1);
+    ck_assert_int_eq(c.train.threads, 0);
+    ck_assert(c.train.kl_warmup_epochs == 0.0);
+    ck_assert_str_eq(c.output.dir, "runs/default");
+    ck_assert_int_eq(c.output.checkpoint_every, 1);
+    ck_assert(c.output.images);
+
+    /* A minimal spec resolves to exactly the defaults (plus its data.train). */
+    ae_config p = parse_ok(MIN, NULL, 0);
+    snprintf(c.data.train, sizeof c.data.train, "train.idx");
+    snprintf(c.output.dir, sizeof c.output.dir, "runs/spec");
+    assert_config_eq(&p, &c);
+}
+END_TEST
+
+START_TEST(test_no_file)
+{
+    const char *ov[] = {"data.train=x.csv"};
+    ae_config c;
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_config_load(&c, NULL, ov, 1, &err), AE_OK);
+    ck_assert_str_eq(c.output.dir, "runs/default");
+    ck_assert_str_eq(c.data.train, "x.csv");
+    ck_assert_int_eq(c.model.latent, 20);
+
+    /* Without a file or override, the required key is missing. */
+    ck_assert_int_eq(ae_config_load(&c, NULL, NULL, 0, &err), AE_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "data.train: required (the training data file)");
+}
+END_TEST
+
+START_TEST(test_full_spec)
+{
+    const char *text =
+        "{\n"
+        "  \"model\": {\"type\": \"ae\", \"encoder\": [512, 256], \"decoder\": [128, 256, 512],\n"
+        "            \"latent\": 8, \"activation\": \"leaky_relu\", \"likelihood\": \"gaussian\",\n"
+        "            \"beta\": 0.5},\n"
+        "  \"data\": {\"train\": \"d/train.csv.gz\", \"train_labels\": \"d/tl\", \"test\": \"d/test.csv\",\n"
+        "           \"test_labels\": \"d/sl\", \"csv\": {\"label_column\": \"digit\", \"header\": true},\n"
+        "           \"scale\": \"standardize\", \"binarize\": \"dynamic\", \"validation\": 0.1,\n"
+        "           \"train_limit\": 1000, \"test_limit\": 500},\n"
+        "  \"train\": {\"epochs\": 3, \"batch_size\": 64, \"optimizer\": \"sgd\", \"lr\": 0.01,\n"
+        "            \"momentum\": 0.5, \"adam_beta1\": 0.8, \"adam_beta2\": 0.99,\n"
+        "            \"adam_eps\": 1e-6, \"weight_decay\": 1e-4, \"seed\": 42, \"threads\": 4,\n"
+        "            \"kl_warmup_epochs\": 2.5},\n"
+        "  \"output\": {\"dir\": \"out/x\", \"checkpoint_every\": 0, \"images\": false}\n"
+        "}\n";
+    ae_config c = parse_ok(text, NULL, 0);
+    ck_assert_int_eq(c.model.type, AE_MODEL_AE);
+    ck_assert_int_eq(c.model.n_encoder, 2);
+    ck_assert_int_eq(c.model.encoder[0], 512);
+    ck_assert_int_eq(c.model.encoder[1], 256);
+    ck_assert_int_eq(c.model.n_decoder, 3);
+    ck_assert_int_eq(c.model.decoder[0], 128);
+    ck_assert_int_eq(c.model.decoder[2], 512);
+    ck_assert_int_eq(c.model.latent, 8);
+    ck_assert_int_eq(c.model.activation, AE_ACT_LEAKY_RELU);
+    ck_assert_int_eq(c.model.likelihood, AE_LIK_GAUSSIAN);
+    ck_assert(c.model.beta == 0.5);
+    ck_assert_str_eq(c.data.train, "d/train.csv.gz");
+    ck_assert_str_eq(c.data.train_labels, "d/tl");
+    ck_assert_str_eq(c.data.test, "d/test.csv");
+    ck_assert_str_eq(c.data.test_labels, "d/sl");
+    ck_assert_str_eq(c.data.csv_label_column, "digit");
+    ck_assert_int_eq(c.data.csv_header, 1);
+    ck_assert_int_eq(c.data.scale, AE_SCALE_STANDARDIZE);
+    ck_assert_int_eq(c.data.binarize, AE_BIN_DYNAMIC);
+    ck_assert(c.data.validation == 0.1);
+    ck_assert_int_eq(c.data.train_limit, 1000);
+    ck_assert_int_eq(c.data.test_limit, 500);
+    ck_assert_int_eq(c.train.epochs, 3);
+    ck_assert_int_eq(c.train.batch_size, 64);
+    ck_assert_int_eq(c.train.optimizer, AE_OPT_SGD);
+    ck_assert(c.train.lr == 0.01);
+    ck_assert(c.train.momentum == 0.5);
+    ck_assert(c.train.adam_beta1 == 0.8);
+    ck_assert(c.train.adam_beta2 == 0.99);
+    ck_assert(c.train.adam_eps == 1e-6);
+    ck_assert(c.train.weight_decay == 1e-4);
+    ck_assert(c.train.seed == 42);
+    ck_assert_int_eq(c.train.threads, 4);
+    ck_assert(c.train.kl_warmup_epochs == 2.5);
+    ck_assert_str_eq(c.output.dir, "out/x");
+    ck_assert_int_eq(c.output.checkpoint_every, 0);
+    ck_assert(!c.output.images);
+}
+END_TEST
+
+START_TEST(test_csv_options)
+{
+    ae_config c = parse_ok("{\"data\": {\"train\": \"a.csv\", \"csv\": {\"label_column\": 3, "
+                           "\"header\": false}}}",
+                           NULL, 0);
+    ck_assert_str_eq(c.data.csv_label_column, "3");
+    ck_assert_int_eq(c.data.csv_header, 0);
+    c = parse_ok("{\"data\": {\"train\": \"a.csv\", \"csv\": {\"header\": \"auto\"}}}", NULL, 0);
+    ck_assert_str_eq(c.data.csv_label_column, "");
+    ck_assert_int_eq(c.data.csv_header, -1);
+}
+END_TEST
+
+START_TEST(test_decoder_default)
+{
+    ae_config c = parse_ok("{\"model\": {\"encoder\": [500, 300, 100]}, "
+                           "\"data\": {\"train\": \"t\"}}",
+                           NULL, 0);
+    ck_assert_int_eq(c.model.n_decoder, 3);
+    ck_assert_int_eq(c.model.decoder[0], 100);
+    ck_assert_int_eq(c.model.decoder[1], 300);
+    ck_assert_int_eq(c.model.decoder[2], 500);
+
+    /* An explicit empty decoder stays empty. */
+    c = parse_ok("{\"model\": {\"encoder\": [500], \"decoder\": []}, \"data\": {\"train\": \"t\"}}",
+                 NULL, 0);
+    ck_assert_int_eq(c.model.n_encoder, 1);
+    ck_assert_int_eq(c.model.n_decoder, 0);
+
+    /* An empty encoder gives an empty default decoder. */
+    c = parse_ok("{\"model\": {\"encoder\": []}, \"data\": {\"train\": \"t\"}}", NULL, 0);
+    ck_assert_int_eq(c.model.n_encoder, 0);
+    ck_assert_int_eq(c.model.n_decoder, 0);
+}
+END_TEST
+
+START_TEST(test_output_dir_from_stem)
+{
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/vae.json", tmpdir);
+    write_file(path, MIN);
+    ae_config c;
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_config_load(&c, path, NULL, 0, &err), AE_OK);
+    ck_assert_str_eq(c.output.dir, "runs/vae");
+
+    /* Only a .json suffix is removed. */
+    snprintf(path, sizeof path, "%s/my.spec", tmpdir);
+    write_file(path, MIN);
+    ck_assert_int_eq(ae_config_load(&c, path, NULL, 0, &err), AE_OK);
+    ck_assert_str_eq(c.output.dir, "runs/my.spec");
+
+    /* An explicit output.dir wins. */
+    snprintf(path, sizeof path, "%s/vae.json", tmpdir);
+    write_file(path, "{\"data\": {\"train\": \"t\"}, \"output\": {\"dir\": \"elsewhere\"}}");
+    ck_assert_int_eq(ae_config_load(&c, path, NULL, 0, &err), AE_OK);
+    ck_assert_str_eq(c.output.dir, "elsewhere");
+    remove_tmpdir();
+
+    ck_assert_int_eq(ae_config_parse(&c, MIN, "configs/mnist_ae.json", NULL, 0, &err), AE_OK);
+    ck_assert_str_eq(c.output.dir, "runs/mnist_ae");
+}
+END_TEST
+
+/* ------------------------------------------------------------ overrides */
+
+START_TEST(test_override_kinds)
+{
+    const char *spec = "{\"model\": {\"encoder\": [512, 256]}, \"data\": {\"train\": \"t\"}}";
+    const char *ov[] = {
+        "model.latent=2",             /* integer */
+        "train.lr=3e-4",              /* float */
+        "data.train=foo.csv",         /* bare string (not JSON) */
+        "data.test=\"bar.csv\"",      /* JSON string */
+        "model.decoder=[64, 128]",    /* array */
+        "output.images=false",        /* bool */
+        "model.encoder[1]=300",       /* index form */
+        "data.csv.label_column=label" /* nested creation: data.csv is absent */
+    };
+    ae_config c = parse_ok(spec, ov, N(ov));
+    ck_assert_int_eq(c.model.latent, 2);
+    ck_assert(c.train.lr == 3e-4);
+    ck_assert_str_eq(c.data.train, "foo.csv");
+    ck_assert_str_eq(c.data.test, "bar.csv");
+    ck_assert_int_eq(c.model.n_decoder, 2);
+    ck_assert_int_eq(c.model.decoder[0], 64);
+    ck_assert_int_eq(c.model.decoder[1], 128);
+    ck_assert(!c.output.images);
+    ck_assert_int_eq(c.model.n_encoder, 2);
+    ck_assert_int_eq(c.model.encoder[0], 512);
+    ck_assert_int_eq(c.model.encoder[1], 300);
+    ck_assert_str_eq(c.data.csv_label_column, "label");
+}
+END_TEST
+
+START_TEST(test_override_sections_and_order)
+{
+    /* Whole sections are created when absent; later overrides win. */
+    const char *ov[] = {"train.seed=7", "train.seed=9", "output.dir=2024",
+                        "model.encoder=[100,50]", "model.encoder[0]=120"};
+    ae_config c = parse_ok(MIN, ov, N(ov));
+    ck_assert(c.train.seed == 9);
+    /* A path key takes a number-like value as the text it is. */
+    ck_assert_str_eq(c.output.dir, "2024");
+    ck_assert_int_eq(c.model.encoder[0], 120);
+    ck_assert_int_eq(c.model.encoder[1], 50);
+    /* The default decoder follows the overridden encoder. */
+    ck_assert_int_eq(c.model.decoder[0], 50);
+    ck_assert_int_eq(c.model.decoder[1], 120);
+
+    /* An empty value gives an empty string (here: no test set). */
+    const char *ov2[] = {"data.test=a", "data.test="};
+    c = parse_ok(MIN, ov2, N(ov2));
+    ck_assert_str_eq(c.data.test, "");
+
+    /* Replacing a whole section drops what the file had in it. */
+    const char *ov3[] = {"model={\"latent\": 3}"};
+    c = parse_ok("{\"model\": {\"encoder\": [10]}, \"data\": {\"train\": \"t\"}}", ov3, N(ov3));
+    ck_assert_int_eq(c.model.latent, 3);
+    ck_assert_int_eq(c.model.encoder[0], 400);
+}
+END_TEST
+
+/* --------------------------------------------------------------- errors */
+
+START_TEST(test_unknown_keys)
+{
+    parse_fails("{\"modle\": {}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: modle: unknown key (known keys: model, data, train, output); "
+                "did you mean model?");
+    parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
+                "activation, likelihood, beta); did you mean latent?");
+    parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
+                "did you mean header?");
+    parse_fails("{\"data\": {\"train\": \"t\"}, \"output\": {\"zzzzzzzz\": 1}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: output.zzzzzzzz: unknown key (known keys: dir, checkpoint_every, "
+                "images)");
+    /* Keys are case-sensitive. */
+    parse_fails_prefix("{\"data\": {\"Train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
+                       "spec.json: data.Train: unknown key (known keys: train, ");
+    parse_fails("{\"data\": {\"train\": \"t\", \"train\": \"u\"}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: data.train: key given twice");
+}
+END_TEST
+
+START_TEST(test_type_errors)
+{
+    parse_fails("{\"data\": {\"train\": \"t\"}, \"train\": {\"lr\": \"fast\"}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: train.lr: expected a number > 0, got \"fast\"");
+    parse_fails("{\"model\": {\"latent\": \"20\"}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: model.latent: expected an integer in [1, 65536], got \"20\"");
+    parse_fails("{\"data\": {\"train\": 5}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: data.train: expected a non-empty string, got 5");
+    parse_fails("{\"data\": {\"train\": \"t\"}, \"output\": {\"images\": 1}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: output.images: expected true or false, got 1");
+    parse_fails("{\"model\": {\"encoder\": 400}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: model.encoder: expected an array of positive integers, got 400");
+    parse_fails("{\"model\": [1], \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: model: expected an object, got [1]");
+    parse_fails("{\"model\": {\"activation\": \"relux\"}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: model.activation: expected one of relu, leaky_relu, elu, tanh, "
+                "sigmoid, linear, got \"relux\"");
+    parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"header\": \"yes\"}}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: data.csv.header: expected \"auto\", true or false, got \"yes\"");
+    parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"label_column\": true}}}", NULL, 0,
+                AE_ERR_CONFIG,
+                "spec.json: data.csv.label_column: expected a column name or a 0-based column "
+                "index, got true");
+    parse_fails("[1, 2]", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: expected a JSON object at the top level, got [1,2]");
+}
+END_TEST
+
+START_TEST(test_integer_errors)
+{
+    parse_fails("{\"model\": {\"latent\": 2.5}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: model.latent: expected an integer, got 2.5");
+    parse_fails("{\"model\": {\"encoder\": [400, -3]}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: model.encoder[1]: expected a positive integer, got -3");
+    parse_fails("{\"model\": {\"decoder\": [0]}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: model.decoder[0]: expected a positive integer, got 0");
+    parse_fails("{\"model\": {\"latent\": 70000}, \"data\": {\"train\": \"t\"}}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json: model.latent: expected an integer <= 65536, got 70000");
+    parse_fails("{\"model\": {\"encoder\": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}, "
+                "\"data\": {\"train\": \"t\"}}",
+                NULL, 0, AE_ERR_CONFIG,
+                "spec.json: model.encoder: expected at most 16 layer widths, got 17");
+}
+END_TEST
+
+START_TEST(test_range_errors)
+{
+    static const struct {
+        const char *section, *kv, *want;
+    } cases[] = {
+        {"train", "\"epochs\": 0", "train.epochs: expected a positive integer, got 0"},
+        {"train", "\"batch_size\": 0", "train.batch_size: expected a positive integer, got 0"},
+        {"train", "\"batch_size\": 1000001",
+         "train.batch_size: expected an integer <= 1000000, got 1000001"},
+        {"train", "\"lr\": 0", "train.lr: expected a number > 0, got 0"},
+        {"train", "\"lr\": 1e999", "train.lr: expected a number > 0, got a number too large to represent"},
+        {"train", "\"momentum\": 1", "train.momentum: expected a number in [0, 1), got 1"},
+        {"train", "\"adam_beta2\": -0.1", "train.adam_beta2: expected a number in [0, 1), got -0.1"},
+        {"train", "\"adam_eps\": 0", "train.adam_eps: expected a number > 0, got 0"},
+        {"train", "\"weight_decay\": -1", "train.weight_decay: expected a number >= 0, got -1"},
+        {"train", "\"seed\": -1", "train.seed: expected a non-negative integer, got -1"},
+        {"train", "\"seed\": 1e17", "train.seed: expected an integer <= 9007199254740992, got 1e+17"},
+        {"train", "\"threads\": 2000", "train.threads: expected an integer <= 1024, got 2000"},
+        {"train", "\"kl_warmup_epochs\": -2", "train.kl_warmup_epochs: expected a number >= 0, got -2"},
+        {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
+        {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
+        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, got \"gan\""},
+        {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, got null"},
+        {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
+        {"data", "\"train_limit\": -5", "data.train_limit: expected a non-negative integer, got -5"},
+        {"data", "\"scale\": \"minmax\"", "data.scale: expected one of unit, standardize, none, got \"minmax\""},
+        {"data", "\"binarize\": true", "data.binarize: expected one of none, fixed, dynamic, got true"},
+        {"data", "\"csv\": {\"label_column\": -1}", "data.csv.label_column: expected a non-negative integer, got -1"},
+        {"output", "\"checkpoint_every\": -1", "output.checkpoint_every: expected a non-negative integer, got -1"},
+        {"output", "\"dir\": \"\"", "output.dir: expected a non-empty string, got \"\""},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char text[512], want[512];
+        if (strcmp(cases[i].section, "data") == 0)
+            snprintf(text, sizeof text, "{\"data\": {\"train\": \"t\", %s}}", cases[i].kv);
+        else
+            snprintf(text, sizeof text, "{\"data\": {\"train\": \"t\"}, \"%s\": {%s}}",
+                     cases[i].section, cases[i].kv);
+        snprintf(want, sizeof want, "spec.json: %s", cases[i].want);
+        parse_fails(text, NULL, 0, AE_ERR_CONFIG, want);
+    }
+}
+END_TEST
+
+START_TEST(test_required)
+{
+    parse_fails("{}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: data.train: required (the training data file)");
+    parse_fails("{\"data\": {\"train\": \"\"}}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json: data.train: expected a non-empty string, got \"\"");
+}
+END_TEST
+
+START_TEST(test_malformed_json)
+{
+    /* The missing comma: line 3, column 5 is where "latent" starts. */
+    parse_fails("{\n  \"model\": {\"type\": \"vae\"\n    \"latent\": 2}\n}", NULL, 0,
+                AE_ERR_CONFIG, "spec.json:3:5: malformed JSON near '\"latent\": 2}'");
+    parse_fails("{\"data\": {\"train\": \"t\"}", NULL, 0, AE_ERR_CONFIG,
+                "spec.json:1:24: malformed JSON at the end of the input, after '\"t\"}'");
+    parse_fails("", NULL, 0, AE_ERR_CONFIG, "spec.json:1:1: malformed JSON at the end of the input");
+    /* Trailing garbage after the object is an error too. */
+    parse_fails("{\"data\": {\"train\": \"t\"}} x", NULL, 0, AE_ERR_CONFIG,
+                "spec.json:1:26: malformed JSON near '\"t\"}} x'");
+
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/x.json", tmpdir);
+    write_file(path, "{\n  \"data\": {\"train\": \"t\",}\n}\n");
+    ae_config c;
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_config_load(&c, path, NULL, 0, &err), AE_ERR_CONFIG);
+    char want[256];
+    snprintf(want, sizeof want, "%s:2:26: malformed JSON near '\"t\",}'", path);
+    ck_assert_str_eq(err.msg, want);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_unreadable_file)
+{
+    ae_config c;
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_config_load(&c, "no/such/spec.json", NULL, 0, &err), AE_ERR_INPUT);
+    ck_assert_str_eq(err.msg, "no/such/spec.json: cannot open the spec: No such file or directory");
+    /* A folder opens but cannot be read. */
+    make_tmpdir();
+    ck_assert_int_eq(ae_config_load(&c, tmpdir, NULL, 0, &err), AE_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "Is a directory"));
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_override_errors)
+{
+    const char *a[] = {"model.latent"};
+    parse_fails(MIN, a, 1, AE_ERR_USAGE,
+                "--set model.latent: expected key=value, e.g. model.latent=2");
+    const char *b[] = {"=3"};
+    parse_fails(MIN, b, 1, AE_ERR_USAGE, "--set =3: empty key before '='");
+    const char *c[] = {"model..latent=3"};
+    parse_fails(MIN, c, 1, AE_ERR_USAGE, "--set model..latent=3: malformed key (empty key name)");
+    const char *d[] = {"model.encoder[x]=3"};
+    parse_fails_prefix(MIN, d, 1, AE_ERR_USAGE, "--set model.encoder[x]=3: malformed key");
+    const char *e[] = {"model.latent.=3"};
+    parse_fails_prefix(MIN, e, 1, AE_ERR_USAGE, "--set model.latent.=3: malformed key");
+
+    /* Well-formed overrides that do not fit the spec are config errors. */
+    const char *f[] = {"model.laten=2"};
+    parse_fails(MIN, f, 1, AE_ERR_CONFIG,
+                "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
+                "activation, likelihood, beta); did you mean latent?");
+    const char *g[] = {"modle.latent=2"};
+    parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
+    const char *h[] = {"model.encoder=[400,-3]"};
+    parse_fails(MIN, h, 1, AE_ERR_CONFIG,
+                "--set model.encoder=[400,-3]: model.encoder[1]: expected a positive integer, "
+                "got -3");
+    const char *i[] = {"train.lr=fast"};
+    parse_fails(MIN, i, 1, AE_ERR_CONFIG, "--set train.lr=fast: expected a number > 0, got \"fast\"");
+    const char *j[] = {"model.encoder[2]=300"};
+    parse_fails("{\"model\": {\"encoder\": [1, 2]}, \"data\": {\"train\": \"t\"}}", j, 1,
+                AE_ERR_CONFIG,
+                "--set model.encoder[2]=300: index 2 is out of range (model.encoder has 2 "
+                "elements)");
+    const char *k[] = {"model.encoder[0]=300"};
+    parse_fails_prefix(MIN, k, 1, AE_ERR_CONFIG,
+                       "--set model.encoder[0]=300: model.encoder is not in the spec");
+    const char *l[] = {"model.latent.x=1"};
+    parse_fails("{\"model\": {\"latent\": 4}, \"data\": {\"train\": \"t\"}}", l, 1, AE_ERR_CONFIG,
+                "--set model.latent.x=1: model.latent is not an object (it is 4)");
+    /* An error in a file value stays the file's even after other overrides. */
+    const char *m[] = {"model.latent=2"};
+    parse_fails("{\"model\": {\"beta\": -1}, \"data\": {\"train\": \"t\"}}", m, 1, AE_ERR_CONFIG,
+                "spec.json: model.beta: expected a number >= 0, got -1");
+    /* A value that replaced the bad one fixes it. */
+    const char *n[] = {"model.beta=2"};
+    ae_config cfg = parse_ok("{\"model\": {\"beta\": -1}, \"data\": {\"train\": \"t\"}}", n, 1);
+    ck_assert(cfg.model.beta == 2.0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ round trip */
+
+static void check_round_trip(const ae_config *a)
+{
+    char *j1 = ae_config_to_json(a);
+    ck_assert_ptr_nonnull(j1);
+    ae_config b;
+    ae_error err = {{0}};
+    ae_status st = ae_config_parse(&b, j1, "resolved.json", NULL, 0, &err);
+    ck_assert_msg(st == AE_OK, "resolved spec does not parse: %s\n%s", err.msg, j1);
+    assert_config_eq(a, &b);
+    char *j2 = ae_config_to_json(&b);
+    ck_assert_ptr_nonnull(j2);
+    ck_assert_str_eq(j1, j2);
+    free(j1);
+    free(j2);
+}
+
+START_TEST(test_round_trip)
+{
+    ae_config a = parse_ok(MIN, NULL, 0);
+    check_round_trip(&a);
+
+    /* Values that a 15-digit or int-only printer would not preserve. */
+    const char *ov[] = {"train.lr=0.30000000000000004",
+                        "train.seed=9007199254740992",
+                        "train.weight_decay=1e-300",
+                        "model.beta=123456789.123456789",
+                        "data.validation=0.1",
+                        "data.train_limit=5000000000",
+                        "data.csv.label_column=3",
+                        "data.csv.header=true",
+                        "model.decoder=[]",
+                        "model.type=\"ae\"",
+                        "model.activation=elu",
+                        "data.binarize=fixed",
+                        "train.kl_warmup_epochs=0.7",
+                        "data.train=dir with spaces/\\\"quoted\\\".csv"};
+    a = parse_ok(MIN, ov, N(ov));
+    ck_assert(a.train.lr == 0.1 + 0.2);
+    ck_assert(a.train.seed == 9007199254740992ULL);
+    ck_assert_int_eq(a.data.train_limit, 5000000000L);
+    check_round_trip(&a);
+
+    const char *ov2[] = {"data.csv.header=false", "model.encoder=[]"};
+    a = parse_ok(MIN, ov2, N(ov2));
+    check_round_trip(&a);
+
+    /* The resolved spec writes every key explicitly. */
+    char *j = ae_config_to_json(&a);
+    ck_assert_ptr_nonnull(strstr(j, "\"decoder\":\t[]"));
+    ck_assert_ptr_nonnull(strstr(j, "\"label_column\":\t\"\""));
+    ck_assert_ptr_nonnull(strstr(j, "\"header\":\tfalse"));
+    ck_assert_ptr_nonnull(strstr(j, "\"seed\":\t1,"));
+    free(j);
+}
+END_TEST
+
+START_TEST(test_save_load)
+{
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/resolved.json", tmpdir);
+    const char *ov[] = {"model.latent=7", "train.lr=2.5e-4"};
+    ae_config a = parse_ok(MIN, ov, N(ov));
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_config_save(&a, path, &err), AE_OK);
+    ae_config b;
+    ck_assert_int_eq(ae_config_load(&b, path, NULL, 0, &err), AE_OK);
+    assert_config_eq(&a, &b);
+
+    /* A folder that does not exist cannot be written. */
+    ck_assert_int_ne(ae_config_save(&a, "no/such/folder/x.json", &err), AE_OK);
+    /* A struct with an invalid enum is refused rather than written. */
+    a.model.activation = (ae_activation)99;
+    ck_assert_ptr_null(ae_config_to_json(&a));
+    ck_assert_int_eq(ae_config_save(&a, path, &err), AE_ERR_USAGE);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    ck_assert_str_eq(ae_activation_name(AE_ACT_RELU), "relu");
+    ck_assert_str_eq(ae_activation_name(AE_ACT_LEAKY_RELU), "leaky_relu");
+    ck_assert_str_eq(ae_activation_name(AE_ACT_LINEAR), "linear");
+    ck_assert_str_eq(ae_activation_name((ae_activation)42), "unknown");
+    ck_assert_str_eq(ae_model_type_name(AE_MODEL_AE), "ae");
+    ck_assert_str_eq(ae_model_type_name(AE_MODEL_VAE), "vae");
+}
+END_TEST
+
+START_TEST(test_null_error_ok)
+{
+    /* A NULL ae_error is allowed: the caller only wants the status. */
+    ae_config c;
+    ck_assert_int_eq(ae_config_parse(&c, "{", "x", NULL, 0, NULL), AE_ERR_CONFIG);
+    const char *ov[] = {"bad"};
+    ck_assert_int_eq(ae_config_parse(&c, MIN, "x", ov, 1, NULL), AE_ERR_USAGE);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_no_file);
+    tcase_add_test(tc, test_full_spec);
+    tcase_add_test(tc, test_csv_options);
+    tcase_add_test(tc, test_decoder_default);
+    tcase_add_test(tc, test_output_dir_from_stem);
+    tcase_add_test(tc, test_override_kinds);
+    tcase_add_test(tc, test_override_sections_and_order);
+    tcase_add_test(tc, test_unknown_keys);
+    tcase_add_test(tc, test_type_errors);
+    tcase_add_test(tc, test_integer_errors);
+    tcase_add_test(tc, test_range_errors);
+    tcase_add_test(tc, test_required);
+    tcase_add_test(tc, test_malformed_json);
+    tcase_add_test(tc, test_unreadable_file);
+    tcase_add_test(tc, test_override_errors);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_save_load);
+    tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_null_error_ok);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -60,4 +60,4 @@ cmake --build "$dir" -j"$(nproc)"
 
 export OPENBLAS_NUM_THREADS=1
 ae_msg "running tests in $dir/"
-ctest --test-dir "$dir" --output-on-failure -j2 "$@"
+ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 "$@"

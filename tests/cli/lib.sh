@@ -1,0 +1,89 @@
+# Shared by the CLI tests: where the programs and MNIST are, a scratch
+# folder, and assertions.  Sourced, not run.
+set -euo pipefail
+
+AE_SOURCE=${AE_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+AE_BUILD=${AE_BUILD:-$AE_SOURCE/build}
+AETRAIN=$AE_BUILD/aetrain
+AEENCODE=$AE_BUILD/aeencode
+AESAMPLE=$AE_BUILD/aesample
+PY=${AE_PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=python3
+
+# MNIST: the repo's data/mnist (scripts/test.sh fetches it), else the shared copy.
+MNIST=""
+for d in "${AE_MNIST_DIR:-}" "$AE_SOURCE/data/mnist" "$AE_SOURCE/../shared/data/mnist"; do
+    if [ -n "$d" ] && [ -f "$d/train-images-idx3-ubyte.gz" ]; then
+        MNIST=$(cd "$d" && pwd)
+        break
+    fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ae-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+FAILS=0
+CHECKS=0
+fail() {
+    echo "FAIL: $*" >&2
+    FAILS=$((FAILS + 1))
+}
+ok() { CHECKS=$((CHECKS + 1)); }
+
+need_mnist() {
+    if [ -z "$MNIST" ]; then
+        echo "MNIST not found: run scripts/get-mnist.sh (or set AE_MNIST_DIR)" >&2
+        exit 1
+    fi
+}
+
+# expect CODE PATTERN -- command...: exit code and a stderr pattern (grep -E).
+expect() {
+    local code=$1 pattern=$2
+    shift 3
+    local out rc=0
+    out=$("$@" 2>&1 >/dev/null) || rc=$?
+    if [ "$rc" -ne "$code" ]; then
+        fail "expected exit $code, got $rc: $* :: $out"
+        return 0
+    fi
+    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" <<<"$out"; then
+        fail "stderr of '$*' lacks /$pattern/: $out"
+        return 0
+    fi
+    ok
+}
+
+assert_file() {
+    if [ -s "$1" ]; then ok; else fail "missing or empty file $1"; fi
+}
+
+# png_size FILE -> "W H" after checking signature, chunk CRCs and the image data.
+png_size() {
+    "$PY" - "$1" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "bad PNG signature"
+pos, idat, w = 8, b"", None
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    crc, = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
+    assert zlib.crc32(kind + body) == crc, "bad CRC in chunk %r" % kind
+    if kind == b"IHDR":
+        w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        assert depth == 8 and ctype in (0, 2)
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + n
+chan = 1 if ctype == 0 else 3
+assert len(zlib.decompress(idat)) == h * (1 + w * chan), "wrong image data size"
+print(w, h)
+PY
+}
+
+finish() {
+    echo "$CHECKS checks passed, $FAILS failed"
+    [ "$FAILS" -eq 0 ]
+}

@@ -1,0 +1,378 @@
+/* Finite-difference gradient checks for every layer, activation, likelihood,
+ * the KL term and the whole AE/VAE loss with fixed noise. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ae/model.h"
+#include "ae/rng.h"
+#include "layers.h"
+
+/* Central differences in float need a step large enough to rise above
+ * rounding; the tolerance below is loose relative to that step's error
+ * (O(h^2)) but tight against any real mistake (wrong sign, factor, index). */
+#define FD_H 1e-3f
+#define FD_ATOL 2e-3
+#define FD_RTOL 2e-2
+
+static void check_close(double analytic, double numeric, const char *what, size_t i)
+{
+    double tol = FD_ATOL + FD_RTOL * fabs(numeric);
+    ck_assert_msg(fabs(analytic - numeric) <= tol, "%s[%zu]: analytic %.6g, numeric %.6g", what,
+                  i, analytic, numeric);
+}
+
+static void fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * ae_rng_uniform(r);
+}
+
+/* L = sum(R .* y): dL/dy = R, so backward(dy = R) must give dL/dparams. */
+static double dense_objective(const ae_dense *l, const float *params, size_t B, const float *x,
+                              const float *R, float *y)
+{
+    ae_dense_forward(l, params, B, x, y);
+    double s = 0;
+    for (size_t i = 0; i < B * l->out; i++)
+        s += (double)R[i] * y[i];
+    return s;
+}
+
+static void check_dense(ae_activation act)
+{
+    enum { B = 4, IN = 5, OUT = 3 };
+    ae_dense l = {IN, OUT, 0, IN * OUT, act};
+    float params[IN * OUT + OUT], grads[IN * OUT + OUT] = {0};
+    float x[B * IN], R[B * OUT], y[B * OUT], dy[B * OUT], dx[B * IN];
+    ae_rng r;
+    ae_rng_seed(&r, 42 + (uint64_t)act);
+    fill_uniform(&r, params, IN * OUT + OUT, -1, 1);
+    fill_uniform(&r, x, B * IN, -1, 1);
+    fill_uniform(&r, R, B * OUT, -1, 1);
+    ae_dense_forward(&l, params, B, x, y);
+    memcpy(dy, R, sizeof dy);
+    ae_dense_backward(&l, params, grads, B, x, y, dy, dx);
+    for (size_t i = 0; i < IN * OUT + OUT; i++) {
+        float keep = params[i];
+        params[i] = keep + FD_H;
+        double up = dense_objective(&l, params, B, x, R, y);
+        params[i] = keep - FD_H;
+        double down = dense_objective(&l, params, B, x, R, y);
+        params[i] = keep;
+        check_close(grads[i], (up - down) / (2 * FD_H), ae_activation_name(act), i);
+    }
+    for (size_t i = 0; i < B * IN; i++) {
+        float keep = x[i];
+        x[i] = keep + FD_H;
+        double up = dense_objective(&l, params, B, x, R, y);
+        x[i] = keep - FD_H;
+        double down = dense_objective(&l, params, B, x, R, y);
+        x[i] = keep;
+        check_close(dx[i], (up - down) / (2 * FD_H), "dx", i);
+    }
+}
+
+START_TEST(dense_each_activation)
+{
+    check_dense((ae_activation)_i);
+}
+END_TEST
+
+START_TEST(backward_accumulates)
+{
+    /* Two backward passes into the same buffers give twice the gradient. */
+    enum { B = 3, IN = 4, OUT = 2 };
+    ae_dense l = {IN, OUT, 0, IN * OUT, AE_ACT_TANH};
+    float params[IN * OUT + OUT], g1[IN * OUT + OUT] = {0}, g2[IN * OUT + OUT] = {0};
+    float x[B * IN], y[B * OUT], dy[B * OUT];
+    ae_rng r;
+    ae_rng_seed(&r, 7);
+    fill_uniform(&r, params, IN * OUT + OUT, -1, 1);
+    fill_uniform(&r, x, B * IN, -1, 1);
+    ae_dense_forward(&l, params, B, x, y);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < B * OUT; i++)
+            dy[i] = 1.0f;
+        ae_dense_backward(&l, params, g2, B, x, y, dy, NULL);
+    }
+    for (size_t i = 0; i < B * OUT; i++)
+        dy[i] = 1.0f;
+    ae_dense_backward(&l, params, g1, B, x, y, dy, NULL);
+    for (size_t i = 0; i < IN * OUT + OUT; i++)
+        ck_assert_float_eq_tol(g2[i], 2 * g1[i], 1e-5);
+}
+END_TEST
+
+START_TEST(activation_values)
+{
+    float v[6] = {-2, -0.5f, 0, 0.5f, 2, 30};
+    float y[6];
+    memcpy(y, v, sizeof y);
+    ae_act_forward(AE_ACT_RELU, y, 6);
+    ck_assert_float_eq(y[0], 0);
+    ck_assert_float_eq(y[4], 2);
+    memcpy(y, v, sizeof y);
+    ae_act_forward(AE_ACT_LEAKY_RELU, y, 6);
+    ck_assert_float_eq_tol(y[0], -0.02f, 1e-7);
+    memcpy(y, v, sizeof y);
+    ae_act_forward(AE_ACT_ELU, y, 6);
+    ck_assert_float_eq_tol(y[0], expm1f(-2), 1e-7);
+    memcpy(y, v, sizeof y);
+    ae_act_forward(AE_ACT_SIGMOID, y, 6);
+    ck_assert_float_eq_tol(y[2], 0.5f, 1e-7);
+    ck_assert_float_eq_tol(y[5], 1.0f, 1e-7);
+    memcpy(y, v, sizeof y);
+    ae_act_forward(AE_ACT_TANH, y, 6);
+    ck_assert_float_eq_tol(y[3], tanhf(0.5f), 1e-7);
+}
+END_TEST
+
+typedef double (*nll_fn)(size_t, size_t, const float *, const float *, float, float *, double *);
+
+static void check_nll(nll_fn f, int binary_targets)
+{
+    enum { B = 3, D = 7 };
+    float l[B * D], x[B * D], d[B * D];
+    double per[B];
+    ae_rng r;
+    ae_rng_seed(&r, 5);
+    fill_uniform(&r, l, B * D, -4, 4);
+    fill_uniform(&r, x, B * D, 0, 1);
+    if (binary_targets)
+        for (size_t i = 0; i < B * D; i++)
+            x[i] = x[i] > 0.5f;
+    double total = f(B, D, l, x, 1.0f, d, per);
+    ck_assert_double_eq_tol(total, per[0] + per[1] + per[2], 1e-9);
+    for (size_t i = 0; i < B * D; i++) {
+        float keep = l[i];
+        l[i] = keep + FD_H;
+        double up = f(B, D, l, x, 1.0f, NULL, NULL);
+        l[i] = keep - FD_H;
+        double down = f(B, D, l, x, 1.0f, NULL, NULL);
+        l[i] = keep;
+        check_close(d[i], (up - down) / (2 * FD_H), "nll", i);
+    }
+}
+
+START_TEST(bernoulli_gradient)
+{
+    check_nll(ae_bernoulli_nll, 0);
+    check_nll(ae_bernoulli_nll, 1);
+}
+END_TEST
+
+START_TEST(gaussian_gradient)
+{
+    check_nll(ae_gaussian_nll, 0);
+}
+END_TEST
+
+START_TEST(bernoulli_known_values)
+{
+    /* -log sigmoid(0) = log 2; a huge wrong logit costs its size, finitely. */
+    float l[3] = {0.0f, 100.0f, -100.0f}, x[3] = {1.0f, 0.0f, 0.0f};
+    double per[1];
+    ae_bernoulli_nll(1, 3, l, x, 1.0f, NULL, per);
+    ck_assert_double_eq_tol(per[0], log(2.0) + 100.0 + 0.0, 1e-4);
+}
+END_TEST
+
+START_TEST(gaussian_known_value)
+{
+    float y[2] = {1.0f, 3.0f}, x[2] = {0.0f, 1.0f};
+    double per[1];
+    ae_gaussian_nll(1, 2, y, x, 1.0f, NULL, per);
+    ck_assert_double_eq_tol(per[0], 0.5 * (1 + 4) + log(2 * 3.14159265358979323846), 1e-6);
+}
+END_TEST
+
+START_TEST(kl_gradient_and_value)
+{
+    enum { B = 2, L = 3 };
+    float h[B * 2 * L], dh[B * 2 * L] = {0};
+    ae_rng r;
+    ae_rng_seed(&r, 9);
+    fill_uniform(&r, h, B * 2 * L, -2, 2);
+    double per[B];
+    ae_kl_normal(B, L, h, h + L, 2 * L, per);
+    /* closed form for the first row by hand */
+    double want = 0;
+    for (int j = 0; j < L; j++)
+        want += -0.5 * (1 + h[L + j] - h[j] * h[j] - exp(h[L + j]));
+    ck_assert_double_eq_tol(per[0], want, 1e-5);
+    ae_kl_normal_backward(B, L, h, h + L, 2 * L, 1.0f, dh, dh + L, 2 * L);
+    for (size_t i = 0; i < B * 2 * L; i++) {
+        float keep = h[i];
+        h[i] = keep + FD_H;
+        double up = ae_kl_normal(B, L, h, h + L, 2 * L, NULL);
+        h[i] = keep - FD_H;
+        double down = ae_kl_normal(B, L, h, h + L, 2 * L, NULL);
+        h[i] = keep;
+        check_close(dh[i], (up - down) / (2 * FD_H), "kl", i);
+    }
+    /* KL of the prior against itself is zero. */
+    float zero[2 * L] = {0};
+    ck_assert_double_eq_tol(ae_kl_normal(1, L, zero, zero + L, 2 * L, NULL), 0.0, 1e-12);
+}
+END_TEST
+
+/* The whole model: every parameter, with the same eps in every evaluation
+ * (the eps generator is re-seeded before each forward pass). */
+static double model_loss(ae_model *m, size_t B, const float *x, float beta)
+{
+    ae_rng eps;
+    ae_rng_seed(&eps, 1234);
+    ae_loss l;
+    ae_model_forward(m, B, x, x, m->type == AE_MODEL_VAE ? &eps : NULL, beta, &l);
+    return l.loss * (double)B; /* sum over the batch: larger, better-scaled differences */
+}
+
+static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act)
+{
+    enum { B = 3, D = 6 };
+    ae_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.model.type = type;
+    cfg.model.likelihood = lik;
+    cfg.model.activation = act;
+    cfg.model.n_encoder = 2;
+    cfg.model.encoder[0] = 5;
+    cfg.model.encoder[1] = 4;
+    cfg.model.n_decoder = 1;
+    cfg.model.decoder[0] = 4;
+    cfg.model.latent = 3;
+    ae_model m;
+    ck_assert_int_eq(ae_model_init(&m, &cfg, D, B, NULL), AE_OK);
+    ae_rng r;
+    ae_rng_seed(&r, 11);
+    ae_model_init_weights(&m, &r);
+    /* nonzero biases so that every bias gradient is exercised */
+    fill_uniform(&r, m.params, m.n_params, -0.8f, 0.8f);
+    float x[B * D];
+    fill_uniform(&r, x, B * D, 0, 1);
+    float beta = 0.7f;
+    model_loss(&m, B, x, beta);
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    ae_model_backward(&m);
+    float *g = malloc(m.n_params * sizeof(float));
+    memcpy(g, m.grads, m.n_params * sizeof(float));
+    for (size_t i = 0; i < m.n_params; i++) {
+        float keep = m.params[i];
+        m.params[i] = keep + FD_H;
+        double up = model_loss(&m, B, x, beta);
+        m.params[i] = keep - FD_H;
+        double down = model_loss(&m, B, x, beta);
+        m.params[i] = keep;
+        check_close((double)g[i] * B, (up - down) / (2 * FD_H), "model param", i);
+    }
+    free(g);
+    ae_model_free(&m);
+}
+
+START_TEST(model_vae_bernoulli)
+{
+    check_model(AE_MODEL_VAE, AE_LIK_BERNOULLI, (ae_activation)_i);
+}
+END_TEST
+
+START_TEST(model_vae_gaussian)
+{
+    check_model(AE_MODEL_VAE, AE_LIK_GAUSSIAN, AE_ACT_TANH);
+    check_model(AE_MODEL_VAE, AE_LIK_GAUSSIAN, AE_ACT_ELU);
+}
+END_TEST
+
+START_TEST(model_ae_both_likelihoods)
+{
+    check_model(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_SIGMOID);
+    check_model(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_LEAKY_RELU);
+}
+END_TEST
+
+START_TEST(param_views_cover_block)
+{
+    /* The named tensors tile the parameter block exactly once. */
+    ae_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.model.type = AE_MODEL_VAE;
+    cfg.model.n_encoder = 1;
+    cfg.model.encoder[0] = 7;
+    cfg.model.n_decoder = 1;
+    cfg.model.decoder[0] = 7;
+    cfg.model.latent = 2;
+    ae_model m;
+    ck_assert_int_eq(ae_model_init(&m, &cfg, 10, 4, NULL), AE_OK);
+    ae_param_view v[AE_MAX_PARAM_VIEWS];
+    size_t n = ae_model_param_views(&m, v, AE_MAX_PARAM_VIEWS);
+    ck_assert_uint_eq(n, 10); /* enc.0 w/b, mu w/b, logvar w/b, dec.0 w/b, dec.1 w/b */
+    char *seen = calloc(m.n_params, 1);
+    for (size_t k = 0; k < n; k++) {
+        size_t count = v[k].rows * (v[k].cols ? v[k].cols : 1);
+        for (size_t i = 0; i < count; i++) {
+            ck_assert_int_eq(seen[v[k].offset + i], 0);
+            seen[v[k].offset + i] = 1;
+        }
+    }
+    for (size_t i = 0; i < m.n_params; i++)
+        ck_assert_int_eq(seen[i], 1);
+    ck_assert_str_eq(v[2].name, "encoder.mu.weight");
+    ck_assert_str_eq(v[4].name, "encoder.logvar.weight");
+    free(seen);
+    ae_model_free(&m);
+}
+END_TEST
+
+START_TEST(logvar_clamp_blocks_gradient)
+{
+    /* A head pushed far past the clamp passes no log-variance gradient. */
+    ae_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.model.type = AE_MODEL_VAE;
+    cfg.model.latent = 1;
+    ae_model m;
+    ck_assert_int_eq(ae_model_init(&m, &cfg, 2, 1, NULL), AE_OK);
+    /* no hidden layers: enc[0] is the head [2 x 2]; logvar bias huge */
+    m.params[m.enc[0].b_off + 1] = 100.0f;
+    float x[2] = {0.5f, 0.5f};
+    ae_rng eps;
+    ae_rng_seed(&eps, 1);
+    ae_model_forward(&m, 1, x, x, &eps, 1.0f, NULL);
+    ck_assert_float_eq(m.enc_out[0][1], AE_LOGVAR_MAX);
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    ae_model_backward(&m);
+    ck_assert_float_eq(m.grads[m.enc[0].b_off + 1], 0.0f);
+    ae_model_free(&m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("layers");
+    TCase *t = tcase_create("gradients");
+    tcase_add_loop_test(t, dense_each_activation, AE_ACT_RELU, AE_ACT_LINEAR + 1);
+    tcase_add_test(t, backward_accumulates);
+    tcase_add_test(t, activation_values);
+    tcase_add_test(t, bernoulli_gradient);
+    tcase_add_test(t, gaussian_gradient);
+    tcase_add_test(t, bernoulli_known_values);
+    tcase_add_test(t, gaussian_known_value);
+    tcase_add_test(t, kl_gradient_and_value);
+    tcase_add_loop_test(t, model_vae_bernoulli, AE_ACT_RELU, AE_ACT_LINEAR + 1);
+    tcase_add_test(t, model_vae_gaussian);
+    tcase_add_test(t, model_ae_both_likelihoods);
+    tcase_add_test(t, param_views_cover_block);
+    tcase_add_test(t, logvar_clamp_blocks_gradient);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

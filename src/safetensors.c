@@ -389,11 +389,10 @@ static ae_status parse_entry(const char *path, const cJSON *item, uint64_t data_
                          path, name, d);
             return AE_ERR_INPUT;
         }
-        /* Bounding the product by the span keeps it from overflowing; a
-         * zero anywhere makes the tensor empty whatever the other sizes. */
+        /* A zero anywhere makes the tensor empty whatever the other sizes. */
         if (v == 0)
             has_zero = 1;
-        else if (bytes > span / v)
+        else if (bytes > UINT64_MAX / v)
             too_big = 1;
         bytes = too_big ? bytes : bytes * v;
         e->shape[d++] = (size_t)v;
@@ -403,7 +402,7 @@ static ae_status parse_entry(const char *path, const cJSON *item, uint64_t data_
     if (too_big || bytes != span) {
         ae_error_set(err, "%s: tensor \"%s\": data_offsets span %" PRIu64 " bytes but the shape "
                      "needs %s%" PRIu64, path, name, span, too_big ? "more than " : "",
-                     too_big ? span : bytes);
+                     too_big ? UINT64_MAX : bytes);
         return AE_ERR_INPUT;
     }
     return AE_OK;

@@ -292,6 +292,9 @@ START_TEST(test_reads_all_filters)
     enum { W = 4, H = 5, C = 3, S = W * C };
     uint8_t px[H][S], raw[H][S + 1];
     fill(&px[0][0], sizeof px, 7);
+    /* A Paeth tie at row 4, byte 3: left 6, up 0, up-left 4 give
+     * |p - up| == |p - upleft| == 2, and the spec picks up, not up-left. */
+    px[4][0] = 6, px[3][3] = 0, px[3][0] = 4;
     for (int y = 0; y < H; y++) {
         raw[y][0] = (uint8_t)y;
         for (int i = 0; i < S; i++) {

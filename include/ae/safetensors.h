@@ -26,13 +26,18 @@ typedef struct {
     const char *value;
 } ae_st_meta;
 
-/* Writes atomically (temporary file in the same folder, fsync, rename). */
+/* Writes atomically (temporary file in the same folder, fsync, rename), the
+ * tensors contiguous in the order given, the header padded with spaces to a
+ * multiple of 8 bytes.  AE_ERR_USAGE for repeated tensor names or metadata
+ * keys, a caller key "crc32", or more than AE_ST_MAX_DIMS dimensions. */
 ae_status ae_safetensors_write(const char *path, const ae_st_tensor *tensors, size_t n_tensors,
                                const ae_st_meta *meta, size_t n_meta, ae_error *err);
 
 typedef struct {
     size_t n_tensors;
-    ae_st_tensor *tensors;   /* names and data point into this struct's storage */
+    ae_st_tensor *tensors;   /* in data-section order (the order they were written);
+                                names and data (float-aligned) point into this
+                                struct's storage */
     size_t n_meta;
     ae_st_meta *meta;
     void *storage_;          /* private */
@@ -48,6 +53,7 @@ ae_status ae_safetensors_read(ae_safetensors *st, const char *path, ae_error *er
 const ae_st_tensor *ae_safetensors_find(const ae_safetensors *st, const char *name);
 const char *ae_safetensors_meta(const ae_safetensors *st, const char *key);
 
+/* Accepts NULL or a zeroed struct; leaves the struct zeroed. */
 void ae_safetensors_free(ae_safetensors *st);
 
 #endif

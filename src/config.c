@@ -32,13 +32,14 @@
 static const char *const MODEL_TYPES[] = {"ae", "vae"};
 static const char *const ACTIVATIONS[] = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "linear"};
 static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian"};
+static const char *const INITS[] = {"auto", "he", "glorot", "pytorch"};
 static const char *const SCALES[] = {"unit", "standardize", "none"};
 static const char *const BINARIZE[] = {"none", "fixed", "dynamic"};
 static const char *const OPTIMIZERS[] = {"adam", "sgd"};
 
 static const char *const TOP_KEYS[] = {"model", "data", "train", "output"};
 static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", "latent",
-                                         "activation", "likelihood", "beta"};
+                                         "activation", "likelihood", "beta",       "init"};
 static const char *const DATA_KEYS[] = {"train",    "train_labels", "test",       "test_labels",
                                         "csv",      "scale",        "binarize",   "validation",
                                         "train_limit", "test_limit"};
@@ -735,6 +736,10 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
     if ((st = rd_enum(v, s, "model", "likelihood", LIKELIHOODS, COUNT(LIKELIHOODS), &e)))
         return st;
     c->model.likelihood = (ae_likelihood)e;
+    e = (int)c->model.init;
+    if ((st = rd_enum(v, s, "model", "init", INITS, COUNT(INITS), &e)))
+        return st;
+    c->model.init = (ae_init)e;
     return rd_num(v, s, "model", "beta", NUM_GE0, &c->model.beta);
 }
 
@@ -1083,6 +1088,7 @@ static const char *unserializable(const ae_config *c)
     if ((unsigned)c->model.type >= COUNT(MODEL_TYPES) ||
         (unsigned)c->model.activation >= COUNT(ACTIVATIONS) ||
         (unsigned)c->model.likelihood >= COUNT(LIKELIHOODS) ||
+        (unsigned)c->model.init >= COUNT(INITS) ||
         (unsigned)c->data.scale >= COUNT(SCALES) || (unsigned)c->data.binarize >= COUNT(BINARIZE) ||
         (unsigned)c->train.optimizer >= COUNT(OPTIMIZERS))
         return "an enum field holds an invalid value";
@@ -1177,6 +1183,7 @@ char *ae_config_to_json(const ae_config *c)
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
     put_str(m, "likelihood", LIKELIHOODS[c->model.likelihood], &ok);
     put_num(m, "beta", c->model.beta, &ok);
+    put_str(m, "init", INITS[c->model.init], &ok);
 
     cJSON *d = put_obj(root, "data", &ok);
     put_str(d, "train", c->data.train, &ok);

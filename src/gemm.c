@@ -1,6 +1,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 
 void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
@@ -19,8 +20,14 @@ int ae_blas_set_threads(int n)
     (void)n;
     return 1;
 #else
-    if (n <= 0)
+    /* 0: the environment's choice (OPENBLAS_NUM_THREADS, read by OpenBLAS at
+     * start-up) when set, else every core. */
+    if (n <= 0) {
+        const char *env = getenv("OPENBLAS_NUM_THREADS");
+        if (env && atoi(env) > 0)
+            return openblas_get_num_threads();
         n = openblas_get_num_procs();
+    }
     openblas_set_num_threads(n);
     return openblas_get_num_threads();
 #endif

@@ -12,7 +12,8 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
              size_t ldc);
 
-/* Sets the BLAS thread count; n <= 0 means all cores.  Returns the count used. */
+/* Sets the BLAS thread count; n <= 0 means OPENBLAS_NUM_THREADS when that is
+ * set, else all cores.  Returns the count in effect. */
 int ae_blas_set_threads(int n);
 
 #endif

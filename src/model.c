@@ -46,6 +46,7 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     }
     t.type = cfg->model.type;
     t.likelihood = cfg->model.likelihood;
+    t.init = cfg->model.init;
     t.input_dim = input_dim;
     t.latent = (size_t)cfg->model.latent;
     t.max_batch = max_batch;
@@ -120,22 +121,29 @@ void ae_model_free(ae_model *m)
     memset(m, 0, sizeof *m);
 }
 
-static void init_layer(float *params, const ae_layer *l, ae_rng *rng)
+static void init_layer(float *params, const ae_layer *l, ae_init init, ae_rng *rng)
 {
     int relu_like = l->act == AE_ACT_RELU || l->act == AE_ACT_LEAKY_RELU || l->act == AE_ACT_ELU;
-    double bound = relu_like ? sqrt(6.0 / (double)l->in) : sqrt(6.0 / (double)(l->in + l->out));
+    double he = sqrt(6.0 / (double)l->in), glorot = sqrt(6.0 / (double)(l->in + l->out));
+    double bound = init == AE_INIT_HE       ? he
+                   : init == AE_INIT_GLOROT ? glorot
+                   : init == AE_INIT_PYTORCH ? 1.0 / sqrt((double)l->in)
+                   : relu_like              ? he
+                                            : glorot;
     float *W = params + l->w_off;
     for (size_t i = 0; i < l->in * l->out; i++)
         W[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
-    memset(params + l->b_off, 0, l->out * sizeof(float));
+    float *b = params + l->b_off;
+    for (size_t i = 0; i < l->out; i++)
+        b[i] = init == AE_INIT_PYTORCH ? (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound) : 0.0f;
 }
 
 void ae_model_init_weights(ae_model *m, ae_rng *rng)
 {
     for (int i = 0; i < m->n_enc; i++)
-        init_layer(m->params, &m->enc[i], rng);
+        init_layer(m->params, &m->enc[i], m->init, rng);
     for (int i = 0; i < m->n_dec; i++)
-        init_layer(m->params, &m->dec[i], rng);
+        init_layer(m->params, &m->dec[i], m->init, rng);
 }
 
 /* Runs the encoder; returns the head output [B x head_width]. */

@@ -87,6 +87,7 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert_int_eq(a->model.latent, b->model.latent);
     ck_assert_int_eq(a->model.activation, b->model.activation);
     ck_assert_int_eq(a->model.likelihood, b->model.likelihood);
+    ck_assert_int_eq(a->model.init, b->model.init);
     ck_assert(a->model.beta == b->model.beta);
 
     ck_assert_str_eq(a->data.train, b->data.train);
@@ -372,7 +373,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta); did you mean latent?");
+                "activation, likelihood, beta, init); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
                 "did you mean header?");
@@ -460,6 +461,7 @@ START_TEST(test_range_errors)
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
         {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, got \"gan\""},
         {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, got null"},
+        {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
         {"data", "\"train_limit\": -5", "data.train_limit: expected a non-negative integer, got -5"},
         {"data", "\"scale\": \"minmax\"", "data.scale: expected one of unit, standardize, none, got \"minmax\""},
@@ -548,7 +550,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta); did you mean latent?");
+                "activation, likelihood, beta, init); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};

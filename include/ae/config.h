@@ -26,6 +26,15 @@ typedef enum {
     AE_ACT_LINEAR
 } ae_activation;
 typedef enum { AE_LIK_BERNOULLI, AE_LIK_GAUSSIAN } ae_likelihood;
+/* Weight initialisation (biases start at zero unless said otherwise):
+ *   auto     He-uniform, bound sqrt(6/fan_in), for layers followed by relu,
+ *            leaky_relu or elu; Glorot-uniform, bound sqrt(6/(fan_in+fan_out)),
+ *            for every other layer (the code/head and output layers included)
+ *   he       He-uniform for every layer
+ *   glorot   Glorot-uniform for every layer
+ *   pytorch  PyTorch's nn.Linear default: weights and biases uniform in
+ *            +-1/sqrt(fan_in) */
+typedef enum { AE_INIT_AUTO, AE_INIT_HE, AE_INIT_GLOROT, AE_INIT_PYTORCH } ae_init;
 typedef enum { AE_SCALE_UNIT, AE_SCALE_STANDARDIZE, AE_SCALE_NONE } ae_scale;
 typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
 typedef enum { AE_OPT_ADAM, AE_OPT_SGD } ae_optimizer;
@@ -41,6 +50,7 @@ typedef struct {
         ae_activation activation;      /* hidden layers; default relu */
         ae_likelihood likelihood;      /* default bernoulli */
         double beta;                   /* KL weight; default 1 */
+        ae_init init;                  /* weight initialisation; default auto */
     } model;
     struct {
         char train[AE_PATH_LEN];        /* required */

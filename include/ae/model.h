@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     ae_model_type type;
     ae_likelihood likelihood;
+    ae_init init;
     size_t input_dim;            /* D */
     size_t latent;               /* L */
     size_t img_h, img_w;         /* picture shape of one example, 0 when unknown */
@@ -65,7 +66,8 @@ typedef struct {
     float last_beta;
 } ae_model;
 
-/* Sets how many threads the numerics (BLAS) use; n <= 0 means all cores.
+/* Sets how many threads the numerics (BLAS) use; n <= 0 means the
+ * OPENBLAS_NUM_THREADS environment variable when set, else all cores.
  * Returns the count in effect. */
 int ae_threads_set(int n);
 
@@ -76,8 +78,7 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
                         ae_error *err);
 void ae_model_free(ae_model *m);
 
-/* He-uniform (bound sqrt(6/fan_in)) for relu-like layers, Glorot-uniform
- * (bound sqrt(6/(fan_in+fan_out))) otherwise; biases zero. */
+/* Draws the weights as model.init says (see ae_init in config.h). */
 void ae_model_init_weights(ae_model *m, ae_rng *rng);
 
 /* Forward pass on B <= max_batch rows of input x (already scaled) against

@@ -19,6 +19,15 @@ for d in "${AE_MNIST_DIR:-}" "$AE_SOURCE/data/mnist" "$AE_SOURCE/../shared/data/
     fi
 done
 
+# --set options pointing a shipped config at this MNIST copy.
+MNIST_SET=()
+if [ -n "$MNIST" ]; then
+    MNIST_SET=(--set "data.train=\"$MNIST/train-images-idx3-ubyte.gz\""
+               --set "data.train_labels=\"$MNIST/train-labels-idx1-ubyte.gz\""
+               --set "data.test=\"$MNIST/t10k-images-idx3-ubyte.gz\""
+               --set "data.test_labels=\"$MNIST/t10k-labels-idx1-ubyte.gz\"")
+fi
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ae-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"

@@ -3,11 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 need_mnist
 
-small=(--set "data.train=\"$MNIST/train-images-idx3-ubyte.gz\""
-       --set "data.train_labels=\"$MNIST/train-labels-idx1-ubyte.gz\""
-       --set "data.test=\"$MNIST/t10k-images-idx3-ubyte.gz\""
-       --set "data.test_labels=\"$MNIST/t10k-labels-idx1-ubyte.gz\""
-       --set data.train_limit=1500 --set data.test_limit=300 --set train.batch_size=100)
+small=("${MNIST_SET[@]}" --set data.train_limit=1500 --set data.test_limit=300 --set train.batch_size=100)
 
 # --- aetrain: a VAE for 2 epochs ---
 "$AETRAIN" --config "$AE_SOURCE/configs/vae.json" "${small[@]}" --epochs 2 --out vae \
@@ -46,7 +42,9 @@ cmp -s first.safetensors vae/model.safetensors && ok || fail "config.json did no
 awk -F, 'NR > 1 && NF != 22 { exit 1 }' latents.csv && ok || fail "ragged latents.csv"
 # to stdout, with log-variances, and as .npy
 "$AEENCODE" --model vae/model.safetensors --data "$MNIST/t10k-images-idx3-ubyte.gz" --logvar --out - \
-    2>/dev/null | head -1 | grep -q '^index,z0,.*,z19,logvar0,.*,logvar19$' && ok || fail "stdout/--logvar header"
+    >stdout.csv 2>/dev/null || fail "aeencode to stdout"
+head -1 stdout.csv | grep -q '^index,z0,.*,z19,logvar0,.*,logvar19$' && ok || fail "stdout/--logvar header"
+[ "$(wc -l <stdout.csv)" -eq 10001 ] && ok || fail "stdout rows"
 "$AEENCODE" --model vae/model.safetensors --data "$MNIST/t10k-images-idx3-ubyte.gz" --out z.npy || fail "npy"
 "$PY" - z.npy <<'PY' && ok || fail "z.npy is not a [10000 x 20] float32 .npy"
 import ast, struct, sys

@@ -3,7 +3,8 @@
 #
 # usage: scripts/test.sh [-h|--help] [--sanitize] [ctest options...]
 #   --sanitize  Debug build with AddressSanitizer + UBSan in build-asan/
-#               (default: the Release build in build/)
+#               (default: the Release build in build/); skips the tests
+#               labelled slow (full-size training runs)
 #   Other options go to ctest, e.g. scripts/test.sh -R data -V
 #
 # Sets OPENBLAS_NUM_THREADS=1; with --sanitize also CK_FORK=no and, unless
@@ -51,6 +52,9 @@ if ((sanitize)); then
     # Check forks each test by default; without the fork a sanitizer report
     # stops the suite where it happens and leaks are seen in one process.
     export CK_FORK=no
+    # Full-size training (label "slow") takes many minutes unoptimised; the
+    # Release run covers it.
+    set -- -LE slow "$@"
 else
     dir=build
     ae_msg "building into $dir/"

@@ -29,7 +29,9 @@
 #define MAX_SPEC_BYTES ((size_t)16 << 20)
 
 /* Names in enum order: the index is the enum value. */
-static const char *const MODEL_TYPES[] = {"ae", "vae"};
+static const char *const MODEL_TYPES[] = {"ae", "vae", "cvae", "hvae"};
+static const char *const NOISES[] = {"none", "gaussian", "masking", "salt_pepper"};
+static const char *const SPARSITIES[] = {"none", "l1", "kl", "topk"};
 static const char *const ACTIVATIONS[] = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "linear"};
 static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian"};
 static const char *const INITS[] = {"auto", "he", "glorot", "pytorch"};
@@ -39,14 +41,21 @@ static const char *const OPTIMIZERS[] = {"adam", "sgd"};
 
 static const char *const TOP_KEYS[] = {"model", "data", "train", "output"};
 static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", "latent",
-                                         "activation", "likelihood", "beta",       "init"};
+                                         "activation", "likelihood", "beta",       "init",
+                                         "hidden2",    "classes",    "code_activation", "tied",
+                                         "noise",      "sparsity",   "contractive",
+                                         "contractive_samples"};
+static const char *const NOISE_KEYS[] = {"type", "std", "p"};
+static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
+static const char *const PRETRAIN_KEYS[] = {"epochs"};
 static const char *const DATA_KEYS[] = {"train",    "train_labels", "test",       "test_labels",
                                         "csv",      "scale",        "binarize",   "validation",
                                         "train_limit", "test_limit"};
 static const char *const CSV_KEYS[] = {"label_column", "header"};
 static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimizer", "lr",
                                          "momentum",     "adam_beta1",   "adam_beta2", "adam_eps",
-                                         "weight_decay", "seed",         "threads",   "kl_warmup_epochs"};
+                                         "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
+                                         "kl_capacity",  "kl_capacity_epochs", "pretrain"};
 static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images"};
 
 /* Keys that hold file paths: an override value that parses as a JSON number or
@@ -76,6 +85,10 @@ void ae_config_defaults(ae_config *c)
     c->model.activation = AE_ACT_RELU;
     c->model.likelihood = AE_LIK_BERNOULLI;
     c->model.beta = 1.0;
+    c->model.n_hidden2 = 1;
+    c->model.hidden2[0] = 256;
+    c->model.code_activation = AE_ACT_LINEAR;
+    c->model.contractive_samples = 1;
 
     c->data.csv_header = -1;
     c->data.scale = AE_SCALE_UNIT;
@@ -700,6 +713,86 @@ static ae_status rd_widths(vctx *v, const cJSON *obj, const char *key, int *widt
     return st;
 }
 
+/* model.noise: {"type": ..., "std" (gaussian) | "p" (masking, salt_pepper)}. */
+static ae_status parse_noise(vctx *v, const cJSON *model, ae_config *c)
+{
+    const cJSON *s;
+    ae_status st = get_object(v, model, "model", "noise", &s);
+    if (st != AE_OK || !s)
+        return st;
+    v->chain[v->depth++] = s;
+    if ((st = check_keys(v, s, "model.noise", NOISE_KEYS, COUNT(NOISE_KEYS))) != AE_OK)
+        return st;
+    int e = (int)AE_NOISE_NONE;
+    if ((st = rd_enum(v, s, "model.noise", "type", NOISES, COUNT(NOISES), &e)))
+        return st;
+    c->model.noise.type = (ae_noise)e;
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(s, "std");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "p");
+    if (c->model.noise.type == AE_NOISE_GAUSSIAN) {
+        if (p)
+            return fail(v, p, "model.noise.p", "not used by noise type gaussian (give std)");
+        if (!std)
+            return fail(v, NULL, "model.noise.std", "required for noise type gaussian");
+        if ((st = rd_num(v, s, "model.noise", "std", NUM_GT0, &c->model.noise.std)))
+            return st;
+    } else if (c->model.noise.type != AE_NOISE_NONE) {
+        if (std)
+            return fail(v, std, "model.noise.std", "not used by noise type %s (give p)",
+                        NOISES[c->model.noise.type]);
+        if (!p)
+            return fail(v, NULL, "model.noise.p", "required for noise type %s",
+                        NOISES[c->model.noise.type]);
+        if ((st = rd_num(v, s, "model.noise", "p", NUM_UNIT, &c->model.noise.p)))
+            return st;
+        if (c->model.noise.p <= 0)
+            return fail_expected(v, p, "model.noise.p", "a number in (0, 1)");
+    } else if (std || p) {
+        return fail(v, std ? std : p, std ? "model.noise.std" : "model.noise.p",
+                    "not used by noise type none");
+    }
+    v->depth--;
+    return AE_OK;
+}
+
+/* model.sparsity: {"type": "l1" (weight) | "kl" (rho, weight) | "topk" (k)}. */
+static ae_status parse_sparsity(vctx *v, const cJSON *model, ae_config *c)
+{
+    const cJSON *s;
+    ae_status st = get_object(v, model, "model", "sparsity", &s);
+    if (st != AE_OK || !s)
+        return st;
+    v->chain[v->depth++] = s;
+    if ((st = check_keys(v, s, "model.sparsity", SPARSITY_KEYS, COUNT(SPARSITY_KEYS))) != AE_OK)
+        return st;
+    int e = (int)AE_SPARSE_NONE;
+    if ((st = rd_enum(v, s, "model.sparsity", "type", SPARSITIES, COUNT(SPARSITIES), &e)))
+        return st;
+    ae_sparsity t = (ae_sparsity)e;
+    c->model.sparsity.type = t;
+    /* which parameters each type takes */
+    const bool takes[4][3] = {{0, 0, 0}, {1, 0, 0}, {1, 1, 0}, {0, 0, 1}};
+    static const char *const names[3] = {"weight", "rho", "k"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(s, names[i]);
+        char path[64];
+        snprintf(path, sizeof path, "model.sparsity.%s", names[i]);
+        if (it && !takes[t][i])
+            return fail(v, it, path, "not used by sparsity type %s", SPARSITIES[t]);
+        if (!it && takes[t][i])
+            return fail(v, NULL, path, "required for sparsity type %s", SPARSITIES[t]);
+    }
+    if ((st = rd_num(v, s, "model.sparsity", "weight", NUM_GT0, &c->model.sparsity.weight)) ||
+        (st = rd_num(v, s, "model.sparsity", "rho", NUM_UNIT, &c->model.sparsity.rho)) ||
+        (st = rd_int_field(v, s, "model.sparsity", "k", 1, AE_MAX_WIDTH, &c->model.sparsity.k)))
+        return st;
+    if (t == AE_SPARSE_KL && !(c->model.sparsity.rho > 0))
+        return fail_expected(v, cJSON_GetObjectItemCaseSensitive(s, "rho"), "model.sparsity.rho",
+                             "a number in (0, 1)");
+    v->depth--;
+    return AE_OK;
+}
+
 static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
 {
     const cJSON *s;
@@ -726,7 +819,35 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
         for (int i = 0; i < c->model.n_encoder; i++)
             c->model.decoder[i] = c->model.encoder[c->model.n_encoder - 1 - i];
     }
-    if ((st = rd_int_field(v, s, "model", "latent", 1, AE_MAX_WIDTH, &c->model.latent)))
+    const cJSON *lat = s ? cJSON_GetObjectItemCaseSensitive(s, "latent") : NULL;
+    if (cJSON_IsArray(lat)) {
+        if (cJSON_GetArraySize(lat) != 2)
+            return fail_expected(v, lat, "model.latent", "an integer, or [z1, z2] for hvae");
+        double z1 = 0, z2 = 0;
+        v->chain[v->depth++] = lat;
+        if ((st = int_value(v, lat->child, "model.latent[0]", 1, AE_MAX_WIDTH, &z1)) ||
+            (st = int_value(v, lat->child->next, "model.latent[1]", 1, AE_MAX_WIDTH, &z2)))
+            return st;
+        v->depth--;
+        c->model.latent = (int)z1;
+        c->model.latent2 = (int)z2;
+    } else if ((st = rd_int_field(v, s, "model", "latent", 1, AE_MAX_WIDTH, &c->model.latent))) {
+        return st;
+    }
+    bool h2_given;
+    if ((st = rd_widths(v, s, "hidden2", c->model.hidden2, &c->model.n_hidden2, &h2_given)))
+        return st;
+    if ((st = rd_int_field(v, s, "model", "classes", 0, AE_MAX_WIDTH, &c->model.classes)))
+        return st;
+    e = (int)c->model.code_activation;
+    if ((st = rd_enum(v, s, "model", "code_activation", ACTIVATIONS, COUNT(ACTIVATIONS), &e)))
+        return st;
+    c->model.code_activation = (ae_activation)e;
+    if ((st = rd_bool(v, s, "model", "tied", &c->model.tied)) ||
+        (st = rd_num(v, s, "model", "contractive", NUM_GE0, &c->model.contractive)) ||
+        (st = rd_int_field(v, s, "model", "contractive_samples", 1, 1024,
+                           &c->model.contractive_samples)) ||
+        (st = parse_noise(v, s, c)) || (st = parse_sparsity(v, s, c)))
         return st;
     e = (int)c->model.activation;
     if ((st = rd_enum(v, s, "model", "activation", ACTIVATIONS, COUNT(ACTIVATIONS), &e)))
@@ -843,9 +964,22 @@ static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
         (st = rd_num(v, s, "train", "weight_decay", NUM_GE0, &c->train.weight_decay)) ||
         (st = rd_int(v, s, "train", "seed", 0, MAX_EXACT_INT, &seed)) ||
         (st = rd_int_field(v, s, "train", "threads", 0, 1024, &c->train.threads)) ||
-        (st = rd_num(v, s, "train", "kl_warmup_epochs", NUM_GE0, &c->train.kl_warmup_epochs)))
+        (st = rd_num(v, s, "train", "kl_warmup_epochs", NUM_GE0, &c->train.kl_warmup_epochs)) ||
+        (st = rd_num(v, s, "train", "kl_capacity", NUM_GE0, &c->train.kl_capacity)) ||
+        (st = rd_num(v, s, "train", "kl_capacity_epochs", NUM_GE0, &c->train.kl_capacity_epochs)))
         return st;
     c->train.seed = (uint64_t)seed;
+    const cJSON *pre;
+    if ((st = get_object(v, s, "train", "pretrain", &pre)) != AE_OK)
+        return st;
+    if (pre) {
+        v->chain[v->depth++] = pre;
+        if ((st = check_keys(v, pre, "train.pretrain", PRETRAIN_KEYS, COUNT(PRETRAIN_KEYS))) ||
+            (st = rd_int_field(v, pre, "train.pretrain", "epochs", 0, INT_MAX,
+                               &c->train.pretrain_epochs)))
+            return st;
+        v->depth--;
+    }
     return AE_OK;
 }
 
@@ -946,6 +1080,71 @@ static void report_malformed(const char *json, const char *pos, const char *sour
         ae_error_set(err, "line %d, column %d: malformed JSON %s", line, col, where);
 }
 
+static bool mirrored(const ae_config *c)
+{
+    if (c->model.n_decoder != c->model.n_encoder)
+        return false;
+    for (int i = 0; i < c->model.n_encoder; i++)
+        if (c->model.decoder[i] != c->model.encoder[c->model.n_encoder - 1 - i])
+            return false;
+    return true;
+}
+
+/* Rules that tie keys together: which variants combine and which do not. */
+static ae_status check_combinations(vctx *v, const ae_config *c)
+{
+    ae_model_type t = c->model.type;
+    const char *tn = MODEL_TYPES[t];
+    v->depth = 0;
+    if (t == AE_MODEL_CVAE && c->model.classes < 2)
+        return fail(v, NULL, "model.classes", "required for model.type cvae: the number of label "
+                                              "values (at least 2)");
+    if (t != AE_MODEL_CVAE && c->model.classes != 0)
+        return fail(v, NULL, "model.classes", "only used by model.type cvae (this is %s)", tn);
+    if (t == AE_MODEL_HVAE && c->model.latent2 == 0)
+        return fail(v, NULL, "model.latent", "model.type hvae needs two sizes, [z1, z2]");
+    if (t != AE_MODEL_HVAE && c->model.latent2 != 0)
+        return fail(v, NULL, "model.latent", "[z1, z2] is for model.type hvae (this is %s)", tn);
+    if (t != AE_MODEL_AE && c->model.code_activation != AE_ACT_LINEAR)
+        return fail(v, NULL, "model.code_activation", "only for model.type ae: a %s's code is a "
+                                                      "Gaussian sample", tn);
+    if (c->model.sparsity.type != AE_SPARSE_NONE && t != AE_MODEL_AE)
+        return fail(v, NULL, "model.sparsity", "only for model.type ae (this is %s)", tn);
+    if (c->model.sparsity.type == AE_SPARSE_KL && c->model.code_activation != AE_ACT_SIGMOID)
+        return fail(v, NULL, "model.sparsity", "type kl needs code activations in (0, 1): set "
+                                               "model.code_activation to sigmoid");
+    if (c->model.sparsity.type == AE_SPARSE_TOPK && c->model.sparsity.k > c->model.latent)
+        return fail(v, NULL, "model.sparsity.k", "k = %d is larger than model.latent = %d",
+                    c->model.sparsity.k, c->model.latent);
+    if (c->model.contractive > 0 && t != AE_MODEL_AE)
+        return fail(v, NULL, "model.contractive", "only for model.type ae (this is %s)", tn);
+    if (c->model.contractive > 0 && c->model.sparsity.type == AE_SPARSE_TOPK)
+        return fail(v, NULL, "model.contractive", "does not combine with topk sparsity (the "
+                                                  "top-k selection has no useful Jacobian)");
+    if (c->model.tied && !mirrored(c))
+        return fail(v, NULL, "model.tied", "needs a mirrored architecture: model.decoder must "
+                                           "be model.encoder reversed");
+    if (c->model.tied && (t == AE_MODEL_CVAE || t == AE_MODEL_HVAE))
+        return fail(v, NULL, "model.tied", "is for model.type ae or vae (this is %s)", tn);
+    if (c->train.pretrain_epochs > 0) {
+        if (t != AE_MODEL_AE)
+            return fail(v, NULL, "train.pretrain", "greedy layer-wise pretraining is for "
+                                                   "model.type ae (this is %s)", tn);
+        if (c->model.n_encoder == 0 || !mirrored(c))
+            return fail(v, NULL, "train.pretrain", "needs hidden layers and a mirrored "
+                                                   "architecture (model.decoder = model.encoder "
+                                                   "reversed)");
+        if (c->model.tied)
+            return fail(v, NULL, "train.pretrain", "does not combine with model.tied");
+        if (c->model.sparsity.type != AE_SPARSE_NONE || c->model.contractive > 0)
+            return fail(v, NULL, "train.pretrain", "does not combine with sparsity or "
+                                                   "contractive penalties");
+    }
+    if (c->train.kl_capacity > 0 && t == AE_MODEL_AE)
+        return fail(v, NULL, "train.kl_capacity", "needs a model with a KL term (vae, cvae, hvae)");
+    return AE_OK;
+}
+
 ae_status ae_config_parse(ae_config *c, const char *json, const char *source,
                           const char *const *overrides, size_t n_overrides, ae_error *err)
 {
@@ -991,7 +1190,8 @@ ae_status ae_config_parse(ae_config *c, const char *json, const char *source,
     vctx v = {.err = err, .source = source, .recs = recs, .n_recs = n_overrides};
     if ((st = check_keys(&v, root, "", TOP_KEYS, COUNT(TOP_KEYS))) ||
         (st = parse_model(&v, root, tmp)) || (st = parse_data(&v, root, tmp)) ||
-        (st = parse_train(&v, root, tmp)) || (st = parse_output(&v, root, tmp)))
+        (st = parse_train(&v, root, tmp)) || (st = parse_output(&v, root, tmp)) ||
+        (st = check_combinations(&v, tmp)))
         goto done;
     *c = *tmp;
 done:
@@ -1089,6 +1289,9 @@ static const char *unserializable(const ae_config *c)
         (unsigned)c->model.activation >= COUNT(ACTIVATIONS) ||
         (unsigned)c->model.likelihood >= COUNT(LIKELIHOODS) ||
         (unsigned)c->model.init >= COUNT(INITS) ||
+        (unsigned)c->model.code_activation >= COUNT(ACTIVATIONS) ||
+        (unsigned)c->model.noise.type >= COUNT(NOISES) ||
+        (unsigned)c->model.sparsity.type >= COUNT(SPARSITIES) ||
         (unsigned)c->data.scale >= COUNT(SCALES) || (unsigned)c->data.binarize >= COUNT(BINARIZE) ||
         (unsigned)c->train.optimizer >= COUNT(OPTIMIZERS))
         return "an enum field holds an invalid value";
@@ -1097,7 +1300,10 @@ static const char *unserializable(const ae_config *c)
         return "a layer count is outside [0, AE_MAX_LAYERS]";
     const double nums[] = {c->model.beta,        c->data.validation, c->train.lr,
                            c->train.momentum,    c->train.adam_beta1, c->train.adam_beta2,
-                           c->train.adam_eps,    c->train.weight_decay, c->train.kl_warmup_epochs};
+                           c->train.adam_eps,    c->train.weight_decay, c->train.kl_warmup_epochs,
+                           c->model.noise.std,   c->model.noise.p,    c->model.sparsity.weight,
+                           c->model.sparsity.rho, c->model.contractive, c->train.kl_capacity,
+                           c->train.kl_capacity_epochs};
     for (size_t i = 0; i < COUNT(nums); i++)
         if (!isfinite(nums[i]))
             return "a number is not finite";
@@ -1179,11 +1385,38 @@ char *ae_config_to_json(const ae_config *c)
     put_str(m, "type", MODEL_TYPES[c->model.type], &ok);
     put_widths(m, "encoder", c->model.encoder, c->model.n_encoder, &ok);
     put_widths(m, "decoder", c->model.decoder, c->model.n_decoder, &ok);
-    put_int(m, "latent", c->model.latent, &ok);
+    if (c->model.type == AE_MODEL_HVAE) {
+        int both[2] = {c->model.latent, c->model.latent2};
+        put_widths(m, "latent", both, 2, &ok);
+        put_widths(m, "hidden2", c->model.hidden2, c->model.n_hidden2, &ok);
+    } else {
+        put_int(m, "latent", c->model.latent, &ok);
+    }
+    if (c->model.type == AE_MODEL_CVAE)
+        put_int(m, "classes", c->model.classes, &ok);
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
     put_str(m, "likelihood", LIKELIHOODS[c->model.likelihood], &ok);
     put_num(m, "beta", c->model.beta, &ok);
     put_str(m, "init", INITS[c->model.init], &ok);
+    put_str(m, "code_activation", ACTIVATIONS[c->model.code_activation], &ok);
+    if (!cJSON_AddBoolToObject(m, "tied", c->model.tied))
+        ok = false;
+    cJSON *noise = put_obj(m, "noise", &ok);
+    put_str(noise, "type", NOISES[c->model.noise.type], &ok);
+    if (c->model.noise.type == AE_NOISE_GAUSSIAN)
+        put_num(noise, "std", c->model.noise.std, &ok);
+    else if (c->model.noise.type != AE_NOISE_NONE)
+        put_num(noise, "p", c->model.noise.p, &ok);
+    cJSON *sp = put_obj(m, "sparsity", &ok);
+    put_str(sp, "type", SPARSITIES[c->model.sparsity.type], &ok);
+    if (c->model.sparsity.type == AE_SPARSE_L1 || c->model.sparsity.type == AE_SPARSE_KL)
+        put_num(sp, "weight", c->model.sparsity.weight, &ok);
+    if (c->model.sparsity.type == AE_SPARSE_KL)
+        put_num(sp, "rho", c->model.sparsity.rho, &ok);
+    if (c->model.sparsity.type == AE_SPARSE_TOPK)
+        put_int(sp, "k", c->model.sparsity.k, &ok);
+    put_num(m, "contractive", c->model.contractive, &ok);
+    put_int(m, "contractive_samples", c->model.contractive_samples, &ok);
 
     cJSON *d = put_obj(root, "data", &ok);
     put_str(d, "train", c->data.train, &ok);
@@ -1217,6 +1450,10 @@ char *ae_config_to_json(const ae_config *c)
     put_raw(t, "seed", seed, &ok);
     put_int(t, "threads", c->train.threads, &ok);
     put_num(t, "kl_warmup_epochs", c->train.kl_warmup_epochs, &ok);
+    put_num(t, "kl_capacity", c->train.kl_capacity, &ok);
+    put_num(t, "kl_capacity_epochs", c->train.kl_capacity_epochs, &ok);
+    cJSON *pre = put_obj(t, "pretrain", &ok);
+    put_int(pre, "epochs", c->train.pretrain_epochs, &ok);
 
     cJSON *o = put_obj(root, "output", &ok);
     put_str(o, "dir", c->output.dir, &ok);

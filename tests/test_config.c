@@ -89,6 +89,22 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert_int_eq(a->model.likelihood, b->model.likelihood);
     ck_assert_int_eq(a->model.init, b->model.init);
     ck_assert(a->model.beta == b->model.beta);
+    ck_assert_int_eq(a->model.latent2, b->model.latent2);
+    ck_assert_int_eq(a->model.n_hidden2, b->model.n_hidden2);
+    for (int i = 0; i < a->model.n_hidden2; i++)
+        ck_assert_int_eq(a->model.hidden2[i], b->model.hidden2[i]);
+    ck_assert_int_eq(a->model.classes, b->model.classes);
+    ck_assert_int_eq(a->model.code_activation, b->model.code_activation);
+    ck_assert_int_eq(a->model.tied, b->model.tied);
+    ck_assert_int_eq(a->model.noise.type, b->model.noise.type);
+    ck_assert(a->model.noise.std == b->model.noise.std);
+    ck_assert(a->model.noise.p == b->model.noise.p);
+    ck_assert_int_eq(a->model.sparsity.type, b->model.sparsity.type);
+    ck_assert(a->model.sparsity.weight == b->model.sparsity.weight);
+    ck_assert(a->model.sparsity.rho == b->model.sparsity.rho);
+    ck_assert_int_eq(a->model.sparsity.k, b->model.sparsity.k);
+    ck_assert(a->model.contractive == b->model.contractive);
+    ck_assert_int_eq(a->model.contractive_samples, b->model.contractive_samples);
 
     ck_assert_str_eq(a->data.train, b->data.train);
     ck_assert_str_eq(a->data.train_labels, b->data.train_labels);
@@ -114,6 +130,9 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert(a->train.seed == b->train.seed);
     ck_assert_int_eq(a->train.threads, b->train.threads);
     ck_assert(a->train.kl_warmup_epochs == b->train.kl_warmup_epochs);
+    ck_assert(a->train.kl_capacity == b->train.kl_capacity);
+    ck_assert(a->train.kl_capacity_epochs == b->train.kl_capacity_epochs);
+    ck_assert_int_eq(a->train.pretrain_epochs, b->train.pretrain_epochs);
 
     ck_assert_str_eq(a->output.dir, b->output.dir);
     ck_assert_int_eq(a->output.checkpoint_every, b->output.checkpoint_every);
@@ -373,7 +392,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
                 "did you mean header?");
@@ -459,7 +478,7 @@ START_TEST(test_range_errors)
         {"train", "\"kl_warmup_epochs\": -2", "train.kl_warmup_epochs: expected a number >= 0, got -2"},
         {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
-        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, got \"gan\""},
+        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, got \"gan\""},
         {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, got null"},
         {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
@@ -550,7 +569,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};
@@ -598,6 +617,103 @@ static void check_round_trip(const ae_config *a)
     free(j1);
     free(j2);
 }
+
+/* The model-family keys: each variant parses, round-trips, and the
+ * combinations that make no sense are refused with the key named. */
+START_TEST(test_variants)
+{
+    const char *dae[] = {"model.noise={\"type\": \"gaussian\", \"std\": 0.3}"};
+    ae_config a = parse_ok(MIN, dae, N(dae));
+    ck_assert_int_eq(a.model.noise.type, AE_NOISE_GAUSSIAN);
+    ck_assert(a.model.noise.std == 0.3);
+    check_round_trip(&a);
+    const char *mask[] = {"model.noise={\"type\": \"masking\", \"p\": 0.25}", "model.type=ae"};
+    check_round_trip((a = parse_ok(MIN, mask, N(mask)), &a));
+    const char *l1[] = {"model.type=ae", "model.sparsity={\"type\": \"l1\", \"weight\": 0.01}",
+                        "model.noise={\"type\": \"salt_pepper\", \"p\": 0.1}"};
+    check_round_trip((a = parse_ok(MIN, l1, N(l1)), &a));
+    const char *kl[] = {"model.type=ae", "model.code_activation=sigmoid",
+                        "model.sparsity={\"type\": \"kl\", \"rho\": 0.05, \"weight\": 0.5}"};
+    a = parse_ok(MIN, kl, N(kl));
+    ck_assert(a.model.sparsity.rho == 0.05);
+    check_round_trip(&a);
+    const char *topk[] = {"model.type=ae", "model.latent=100",
+                          "model.sparsity={\"type\": \"topk\", \"k\": 25}"};
+    a = parse_ok(MIN, topk, N(topk));
+    ck_assert_int_eq(a.model.sparsity.k, 25);
+    check_round_trip(&a);
+    const char *cae[] = {"model.type=ae", "model.contractive=0.1", "model.contractive_samples=4",
+                         "model.code_activation=sigmoid"};
+    check_round_trip((a = parse_ok(MIN, cae, N(cae)), &a));
+    const char *cvae[] = {"model.type=cvae", "model.classes=10", "train.kl_capacity=25",
+                          "train.kl_capacity_epochs=5", "train.kl_warmup_epochs=2"};
+    a = parse_ok(MIN, cvae, N(cvae));
+    ck_assert_int_eq(a.model.classes, 10);
+    check_round_trip(&a);
+    const char *hvae[] = {"model.type=hvae", "model.latent=[32, 8]", "model.hidden2=[128, 64]"};
+    a = parse_ok(MIN, hvae, N(hvae));
+    ck_assert_int_eq(a.model.latent, 32);
+    ck_assert_int_eq(a.model.latent2, 8);
+    ck_assert_int_eq(a.model.n_hidden2, 2);
+    check_round_trip(&a);
+    const char *tied[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true"};
+    check_round_trip((a = parse_ok(MIN, tied, N(tied)), &a));
+    const char *pre[] = {"model.type=ae", "model.encoder=[300, 100]", "train.pretrain={\"epochs\": 2}"};
+    a = parse_ok(MIN, pre, N(pre));
+    ck_assert_int_eq(a.train.pretrain_epochs, 2);
+    check_round_trip(&a);
+}
+END_TEST
+
+static void combo_fails(const char *const *ov, size_t n, const char *want_prefix)
+/* want_prefix: a part the message must contain */
+{
+    ae_config c;
+    ae_error err = {{0}};
+    ae_status st = ae_config_parse(&c, MIN, "spec.json", ov, n, &err);
+    ck_assert_msg(st == AE_ERR_CONFIG, "accepted: %s", ov[n - 1]);
+    ck_assert_msg(strstr(err.msg, want_prefix) != NULL, "message: %s", err.msg);
+}
+
+START_TEST(test_variant_errors)
+{
+    const char *a[] = {"model.type=cvae"};
+    combo_fails(a, 1, "spec.json: model.classes: required for model.type cvae");
+    const char *b[] = {"model.classes=10"};
+    combo_fails(b, 1, "spec.json: model.classes: only used by model.type cvae");
+    const char *c[] = {"model.type=hvae"};
+    combo_fails(c, 1, "spec.json: model.latent: model.type hvae needs two sizes");
+    const char *d[] = {"model.latent=[4, 2]"};
+    combo_fails(d, 1, "spec.json: model.latent: [z1, z2] is for model.type hvae");
+    const char *e[] = {"model.sparsity={\"type\": \"l1\", \"weight\": 1}"};
+    combo_fails(e, 1, "spec.json: model.sparsity: only for model.type ae");
+    const char *f[] = {"model.type=ae", "model.sparsity={\"type\": \"kl\", \"rho\": 0.1, \"weight\": 1}"};
+    combo_fails(f, 2, "spec.json: model.sparsity: type kl needs code activations in (0, 1)");
+    const char *g[] = {"model.type=ae", "model.latent=8", "model.sparsity={\"type\": \"topk\", \"k\": 9}"};
+    combo_fails(g, 3, "spec.json: model.sparsity.k: k = 9 is larger than model.latent = 8");
+    const char *h[] = {"model.type=ae", "model.sparsity={\"type\": \"topk\", \"weight\": 1, \"k\": 2}"};
+    combo_fails(h, 2, "--set model.sparsity=");
+    const char *i[] = {"model.noise={\"type\": \"gaussian\"}"};
+    combo_fails(i, 1, "model.noise.std: required for noise type gaussian");
+    const char *j[] = {"model.noise={\"type\": \"masking\", \"p\": 1.5}"};
+    combo_fails(j, 1, "--set model.noise=");
+    const char *k[] = {"model.contractive=0.1"};
+    combo_fails(k, 1, "spec.json: model.contractive: only for model.type ae");
+    const char *l[] = {"model.encoder=[300, 100]", "model.decoder=[300]", "model.tied=true"};
+    combo_fails(l, 3, "spec.json: model.tied: needs a mirrored architecture");
+    const char *m[] = {"model.type=ae", "model.encoder=[300, 100]", "model.decoder=[300]",
+                       "train.pretrain={\"epochs\": 1}"};
+    combo_fails(m, 4, "spec.json: train.pretrain: needs hidden layers and a mirrored");
+    const char *n[] = {"train.pretrain={\"epochs\": 1}"};
+    combo_fails(n, 1, "spec.json: train.pretrain: greedy layer-wise pretraining is for model.type ae");
+    const char *o[] = {"model.type=ae", "train.kl_capacity=5"};
+    combo_fails(o, 2, "spec.json: train.kl_capacity: needs a model with a KL term");
+    const char *p[] = {"model.code_activation=sigmoid"};
+    combo_fails(p, 1, "spec.json: model.code_activation: only for model.type ae");
+    const char *q[] = {"model.type=cvae", "model.classes=3", "model.tied=true"};
+    combo_fails(q, 3, "spec.json: model.tied: is for model.type ae or vae");
+}
+END_TEST
 
 START_TEST(test_round_trip)
 {
@@ -704,6 +820,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_unreadable_file);
     tcase_add_test(tc, test_override_errors);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_variants);
+    tcase_add_test(tc, test_variant_errors);
     tcase_add_test(tc, test_save_load);
     tcase_add_test(tc, test_names);
     tcase_add_test(tc, test_null_error_ok);

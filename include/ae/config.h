@@ -16,7 +16,9 @@
 #define AE_MAX_WIDTH 65536   /* largest layer width or latent size */
 #define AE_PATH_LEN 4096
 
-typedef enum { AE_MODEL_AE, AE_MODEL_VAE } ae_model_type;
+typedef enum { AE_MODEL_AE, AE_MODEL_VAE, AE_MODEL_CVAE, AE_MODEL_HVAE } ae_model_type;
+typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASKING, AE_NOISE_SALT_PEPPER } ae_noise;
+typedef enum { AE_SPARSE_NONE, AE_SPARSE_L1, AE_SPARSE_KL, AE_SPARSE_TOPK } ae_sparsity;
 typedef enum {
     AE_ACT_RELU,
     AE_ACT_LEAKY_RELU,  /* slope 0.01 for negative inputs */
@@ -41,12 +43,31 @@ typedef enum { AE_OPT_ADAM, AE_OPT_SGD } ae_optimizer;
 
 typedef struct {
     struct {
-        ae_model_type type;            /* "ae" | "vae"; default "vae" */
+        ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae"; default "vae" */
         int n_encoder;                 /* number of hidden encoder layers */
         int encoder[AE_MAX_LAYERS];    /* widths; default [400] */
         int n_decoder;
         int decoder[AE_MAX_LAYERS];    /* widths; default: encoder reversed */
-        int latent;                    /* default 20 */
+        int latent;                    /* default 20; z1 for hvae */
+        int latent2;                   /* hvae: z2 (model.latent [z1, z2]); else 0 */
+        int n_hidden2;
+        int hidden2[AE_MAX_LAYERS];    /* hvae: widths of q(z2|z1) and p(z1|z2); default [256] */
+        int classes;                   /* cvae: number of label values; else 0 */
+        ae_activation code_activation; /* ae: activation of the code layer; default linear */
+        bool tied;                     /* decoder weights = transposed encoder weights */
+        struct {
+            ae_noise type;             /* default none */
+            double std;                /* gaussian */
+            double p;                  /* masking, salt_pepper */
+        } noise;
+        struct {
+            ae_sparsity type;          /* default none */
+            double weight;             /* l1, kl */
+            double rho;                /* kl: target mean activation */
+            int k;                     /* topk */
+        } sparsity;
+        double contractive;            /* lambda of ||J||_F^2; 0 = off */
+        int contractive_samples;       /* random projections for deep encoders; default 1 */
         ae_activation activation;      /* hidden layers; default relu */
         ae_likelihood likelihood;      /* default bernoulli */
         double beta;                   /* KL weight; default 1 */
@@ -78,6 +99,9 @@ typedef struct {
         uint64_t seed;              /* default 1 */
         int threads;                /* 0 = all cores; default 0 */
         double kl_warmup_epochs;    /* beta ramps linearly from 0; default 0 */
+        double kl_capacity;         /* Burgess et al.: beta*|KL - C|, C -> this; 0 = off */
+        double kl_capacity_epochs;  /* C grows linearly over this many epochs */
+        int pretrain_epochs;        /* train.pretrain.epochs: greedy layer-wise; 0 = off */
     } train;
     struct {
         char dir[AE_PATH_LEN];      /* default "runs/<config file stem>" */

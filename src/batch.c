@@ -71,6 +71,21 @@ void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shif
     *hi = b;
 }
 
+void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const float *shift,
+                             float *lo, float *hi)
+{
+    for (size_t j = 0; j < ds->dim; j++) {
+        lo[j] = INFINITY;
+        hi[j] = -INFINITY;
+    }
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j < ds->dim; j++) {
+            float v = raw_value(ds, i, j) * scale[j] + shift[j];
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+}
+
 void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size_t B,
                      const float *scale, const float *shift, ae_binarize bin, ae_rng *rng,
                      float *out)

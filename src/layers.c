@@ -61,35 +61,109 @@ void ae_act_backward(ae_activation act, const float *restrict y, float *restrict
     }
 }
 
-void ae_dense_forward(const ae_dense *l, const float *params, size_t B, const float *x, float *y)
+float ae_act_deriv(ae_activation act, float y)
 {
-    const float *W = params + l->w_off; /* [out x in] */
+    switch (act) {
+    case AE_ACT_RELU: return y > 0.0f ? 1.0f : 0.0f;
+    case AE_ACT_LEAKY_RELU: return y > 0.0f ? 1.0f : 0.01f;
+    case AE_ACT_ELU: return y > 0.0f ? 1.0f : y + 1.0f;
+    case AE_ACT_TANH: return 1.0f - y * y;
+    case AE_ACT_SIGMOID: return y * (1.0f - y);
+    case AE_ACT_LINEAR: break;
+    }
+    return 1.0f;
+}
+
+float ae_act_deriv2(ae_activation act, float y)
+{
+    switch (act) {
+    case AE_ACT_ELU: return y > 0.0f ? 0.0f : y + 1.0f;
+    case AE_ACT_TANH: return -2.0f * y * (1.0f - y * y);
+    case AE_ACT_SIGMOID: return y * (1.0f - y) * (1.0f - 2.0f * y);
+    default: break; /* piecewise linear: zero almost everywhere */
+    }
+    return 0.0f;
+}
+
+void ae_dense_forward(const ae_layer *l, const float *params, size_t B, const float *x,
+                      const int32_t *labels, float *y)
+{
+    const float *W = params + l->w_off;
     const float *b = params + l->b_off; /* [out] */
-    ae_gemm(false, true, B, l->out, l->in, 1.0f, x, l->in, W, l->in, 0.0f, y, l->out);
+    size_t din = l->in - l->classes;    /* data inputs; the one-hot ones follow */
+    if (l->transposed) /* W stored [in x out] */
+        ae_gemm(false, false, B, l->out, l->in, 1.0f, x, l->in, W, l->out, 0.0f, y, l->out);
+    else /* W [out x in]: only its first din columns meet x */
+        ae_gemm(false, true, B, l->out, din, 1.0f, x, din, W, l->in, 0.0f, y, l->out);
     for (size_t r = 0; r < B; r++) {
         float *restrict row = y + r * l->out;
         for (size_t j = 0; j < l->out; j++)
             row[j] += b[j];
+        if (l->classes) /* onehot(label) * W^T picks column din + label */
+            for (size_t j = 0; j < l->out; j++)
+                row[j] += W[j * l->in + din + (size_t)labels[r]];
         ae_act_forward(l->act, row, l->out);
     }
 }
 
-void ae_dense_backward(const ae_dense *l, const float *params, float *grads, size_t B,
-                       const float *x, const float *y, float *dy, float *dx)
+void ae_dense_backward(const ae_layer *l, const float *params, float *grads, size_t B,
+                       const float *x, const int32_t *labels, const float *y, float *dy,
+                       const float *extra_dz, float *dx)
 {
     const float *W = params + l->w_off;
-    float *dW = grads + l->w_off; /* [out x in] */
+    float *dW = grads + l->w_off;
     float *restrict db = grads + l->b_off; /* [out] */
+    size_t din = l->in - l->classes;
     ae_act_backward(l->act, y, dy, B * l->out);
-    /* dW += dy^T x ; db += column sums of dy ; dx = dy W */
-    ae_gemm(true, false, l->out, l->in, B, 1.0f, dy, l->out, x, l->in, 1.0f, dW, l->in);
+    if (extra_dz)
+        for (size_t i = 0; i < B * l->out; i++)
+            dy[i] += extra_dz[i];
+    if (l->transposed) {
+        /* dW^T += x^T dy ; dx = dy W = dy (W^T)^T */
+        ae_gemm(true, false, l->in, l->out, B, 1.0f, x, l->in, dy, l->out, 1.0f, dW, l->out);
+        if (dx)
+            ae_gemm(false, true, B, l->in, l->out, 1.0f, dy, l->out, W, l->out, 0.0f, dx, l->in);
+    } else {
+        /* dW[:, :din] += dy^T x ; dx = dy W[:, :din] */
+        ae_gemm(true, false, l->out, din, B, 1.0f, dy, l->out, x, din, 1.0f, dW, l->in);
+        if (dx)
+            ae_gemm(false, false, B, din, l->out, 1.0f, dy, l->out, W, l->in, 0.0f, dx, din);
+    }
     for (size_t r = 0; r < B; r++) {
         const float *restrict row = dy + r * l->out;
         for (size_t j = 0; j < l->out; j++)
             db[j] += row[j];
+        if (l->classes)
+            for (size_t j = 0; j < l->out; j++)
+                dW[j * l->in + din + (size_t)labels[r]] += row[j];
     }
-    if (dx)
-        ae_gemm(false, false, B, l->in, l->out, 1.0f, dy, l->out, W, l->in, 0.0f, dx, l->in);
+}
+
+const float *ae_mlp_forward(ae_mlp *m, const float *params, size_t B, const float *x,
+                            const int32_t *labels)
+{
+    const float *h = x;
+    for (int i = 0; i < m->n; i++) {
+        ae_dense_forward(&m->layer[i], params, B, h, i == 0 ? labels : NULL, m->out[i]);
+        h = m->out[i];
+    }
+    return h;
+}
+
+void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, const float *x,
+                     const int32_t *labels, float *dout, float *const *extra_dz, float *dx,
+                     float *buf)
+{
+    float *dy = dout, *next = buf;
+    for (int i = m->n - 1; i >= 0; i--) {
+        const float *in = i > 0 ? m->out[i - 1] : x;
+        float *target = i > 0 ? next : dx; /* the input's gradient only when asked */
+        ae_dense_backward(&m->layer[i], params, grads, B, in, i == 0 ? labels : NULL,
+                          m->out[i], dy, extra_dz ? extra_dz[i] : NULL, target);
+        float *t = dy;
+        dy = next;
+        next = t;
+    }
 }
 
 double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x, float scale,

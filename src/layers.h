@@ -7,23 +7,38 @@
 
 #include <stddef.h>
 
-#include "ae/config.h"
+#include <stdint.h>
 
-/* A dense layer is a view into the parameter block: W [out x in] at w_off,
- * b [out] at b_off, followed by an activation. */
-typedef struct {
-    size_t in, out;
-    size_t w_off, b_off;
-    ae_activation act;
-} ae_dense;
+#include "ae/model.h"
 
-/* y [B x out] = act(x [B x in] * W^T + b). */
-void ae_dense_forward(const ae_dense *l, const float *params, size_t B, const float *x, float *y);
+/* y [B x out] = act(x [B x (in - classes)], onehot(labels) * W^T + b); labels
+ * may be NULL when l->classes == 0. */
+void ae_dense_forward(const ae_layer *l, const float *params, size_t B, const float *x,
+                      const int32_t *labels, float *y);
 
-/* dy [B x out] holds dL/dy on entry and is overwritten with dL/d(pre-activation).
- * Accumulates dW and db into grads; writes dx [B x in] = dL/dx unless dx is NULL. */
-void ae_dense_backward(const ae_dense *l, const float *params, float *grads, size_t B,
-                       const float *x, const float *y, float *dy, float *dx);
+/* dy [B x out] holds dL/dy on entry and is overwritten with dL/d(pre-activation)
+ * (plus extra_dz [B x out] when not NULL: a gradient that reaches the
+ * pre-activation by another path).  Accumulates dW and db into grads; writes
+ * dx [B x (in - classes)] = dL/dx unless dx is NULL. */
+void ae_dense_backward(const ae_layer *l, const float *params, float *grads, size_t B,
+                       const float *x, const int32_t *labels, const float *y, float *dy,
+                       const float *extra_dz, float *dx);
+
+/* Runs the stack on x; returns its output m->out[n-1]. */
+const float *ae_mlp_forward(ae_mlp *m, const float *params, size_t B, const float *x,
+                            const int32_t *labels);
+
+/* Backpropagates dout [B x out] (overwritten) through the stack; extra_dz
+ * (NULL, or one pointer per layer, each NULL or [B x out]) adds gradients at
+ * pre-activations; dx [B x in] receives dL/dx unless NULL.  buf is scratch of
+ * [B x widest layer]; dout must be that large too. */
+void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, const float *x,
+                     const int32_t *labels, float *dout, float *const *extra_dz, float *dx,
+                     float *buf);
+
+/* f'(a) and f''(a) of an activation, written in terms of its output y. */
+float ae_act_deriv(ae_activation act, float y);
+float ae_act_deriv2(ae_activation act, float y);
 
 /* y = act(y) in place, n elements. */
 void ae_act_forward(ae_activation act, float *y, size_t n);

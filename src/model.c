@@ -13,14 +13,10 @@ int ae_threads_set(int n)
     return ae_blas_set_threads(n);
 }
 
-static ae_dense as_dense(const ae_layer *l)
+static void add_layer(ae_mlp *s, size_t in, size_t out, ae_activation act, size_t *n_params)
 {
-    ae_dense d = {l->in, l->out, l->w_off, l->b_off, l->act};
-    return d;
-}
-
-static void add_layer(ae_layer *l, size_t in, size_t out, ae_activation act, size_t *n_params)
-{
+    ae_layer *l = &s->layer[s->n++];
+    memset(l, 0, sizeof *l);
     l->in = in;
     l->out = out;
     l->act = act;
@@ -30,9 +26,37 @@ static void add_layer(ae_layer *l, size_t in, size_t out, ae_activation act, siz
     *n_params += out;
 }
 
-static size_t head_width(const ae_model *m)
+/* A decoder layer whose weight is its encoder twin's (in -> out), used
+ * transposed (out -> in); only the bias is its own. */
+static void add_tied_layer(ae_mlp *s, const ae_layer *twin, size_t twin_out, ae_activation act,
+                           size_t *n_params)
 {
-    return m->type == AE_MODEL_VAE ? 2 * m->latent : m->latent;
+    ae_layer *l = &s->layer[s->n++];
+    memset(l, 0, sizeof *l);
+    l->in = twin_out;
+    l->out = twin->in;
+    l->act = act;
+    l->transposed = true;
+    l->w_off = twin->w_off; /* [twin_out x twin->in] = [in x out] of this layer */
+    l->b_off = *n_params;
+    *n_params += l->out;
+}
+
+static size_t stack_widest(const ae_mlp *s, size_t w)
+{
+    for (int i = 0; i < s->n; i++) {
+        w = s->layer[i].out > w ? s->layer[i].out : w;
+        w = s->layer[i].in > w ? s->layer[i].in : w;
+    }
+    return w;
+}
+
+static bool alloc_outputs(ae_mlp *s, size_t B)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!(s->out[i] = malloc(B * s->layer[i].out * sizeof(float))))
+            return false;
+    return true;
 }
 
 ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, size_t max_batch,
@@ -44,50 +68,117 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
         ae_error_set(err, "model: impossible sizes (input %zu, batch %zu)", input_dim, max_batch);
         return AE_ERR_USAGE;
     }
-    t.type = cfg->model.type;
+    const ae_model_type type = cfg->model.type;
+    t.type = type;
     t.likelihood = cfg->model.likelihood;
     t.init = cfg->model.init;
     t.input_dim = input_dim;
     t.latent = (size_t)cfg->model.latent;
+    t.latent2 = type == AE_MODEL_HVAE ? (size_t)cfg->model.latent2 : 0;
+    t.classes = type == AE_MODEL_CVAE ? (size_t)cfg->model.classes : 0;
     t.max_batch = max_batch;
+    if (type == AE_MODEL_AE) {
+        t.sparsity = cfg->model.sparsity.type;
+        t.sparsity_weight = (float)cfg->model.sparsity.weight;
+        t.sparsity_rho = (float)cfg->model.sparsity.rho;
+        t.topk = t.sparsity == AE_SPARSE_TOPK ? (size_t)cfg->model.sparsity.k : 0;
+        t.contractive = (float)cfg->model.contractive;
+        t.contractive_samples = cfg->model.contractive_samples;
+    }
+    const size_t L = t.latent, C = t.classes;
+    const ae_activation act = cfg->model.activation;
 
-    size_t n = 0, in = input_dim, widest = input_dim;
+    /* encoder: x [, y] -> hidden -> head (the code, or mu | logvar) */
+    size_t n = 0, in = input_dim + C;
     for (int i = 0; i < cfg->model.n_encoder; i++) {
-        add_layer(&t.enc[t.n_enc++], in, (size_t)cfg->model.encoder[i], cfg->model.activation, &n);
+        add_layer(&t.enc, in, (size_t)cfg->model.encoder[i], act, &n);
         in = (size_t)cfg->model.encoder[i];
     }
-    add_layer(&t.enc[t.n_enc++], in, head_width(&t), AE_ACT_LINEAR, &n);
-    in = t.latent;
-    for (int i = 0; i < cfg->model.n_decoder; i++) {
-        add_layer(&t.dec[t.n_dec++], in, (size_t)cfg->model.decoder[i], cfg->model.activation, &n);
-        in = (size_t)cfg->model.decoder[i];
-    }
-    add_layer(&t.dec[t.n_dec++], in, input_dim, AE_ACT_LINEAR, &n);
-    t.n_params = n;
-    for (int i = 0; i < t.n_enc; i++)
-        widest = t.enc[i].out > widest ? t.enc[i].out : widest;
-    for (int i = 0; i < t.n_dec; i++)
-        widest = t.dec[i].out > widest ? t.dec[i].out : widest;
+    if (type == AE_MODEL_AE)
+        add_layer(&t.enc, in, L, cfg->model.code_activation, &n);
+    else
+        add_layer(&t.enc, in, 2 * L, AE_ACT_LINEAR, &n);
+    t.enc.layer[0].classes = C;
 
-    /* Widths are capped by the config (<= 65536, <= 17 layers), so these
-     * products fit easily in size_t; the batch is capped by the config too. */
+    /* decoder: z [, y] -> hidden -> D outputs; a tied decoder mirrors the
+     * encoder layer by layer (a VAE head's twin is its mu half). */
+    if (cfg->model.tied) {
+        for (int i = t.enc.n - 1; i >= 0; i--) {
+            const ae_layer *twin = &t.enc.layer[i];
+            size_t twin_out = i == t.enc.n - 1 ? L : twin->out;
+            add_tied_layer(&t.dec, twin, twin_out, i > 0 ? act : AE_ACT_LINEAR, &n);
+        }
+    } else {
+        in = L + C;
+        for (int i = 0; i < cfg->model.n_decoder; i++) {
+            add_layer(&t.dec, in, (size_t)cfg->model.decoder[i], act, &n);
+            in = (size_t)cfg->model.decoder[i];
+        }
+        add_layer(&t.dec, in, input_dim, AE_ACT_LINEAR, &n);
+        t.dec.layer[0].classes = C;
+    }
+
+    /* hvae: q(z2|z1) through hidden2, p(z1|z2) through hidden2 reversed */
+    if (type == AE_MODEL_HVAE) {
+        in = L;
+        for (int i = 0; i < cfg->model.n_hidden2; i++) {
+            add_layer(&t.enc2, in, (size_t)cfg->model.hidden2[i], act, &n);
+            in = (size_t)cfg->model.hidden2[i];
+        }
+        add_layer(&t.enc2, in, 2 * t.latent2, AE_ACT_LINEAR, &n);
+        in = t.latent2;
+        for (int i = cfg->model.n_hidden2 - 1; i >= 0; i--) {
+            add_layer(&t.prior, in, (size_t)cfg->model.hidden2[i], act, &n);
+            in = (size_t)cfg->model.hidden2[i];
+        }
+        add_layer(&t.prior, in, 2 * L, AE_ACT_LINEAR, &n);
+    }
+    t.n_params = n;
+    size_t widest = stack_widest(&t.enc, input_dim);
+    widest = stack_widest(&t.dec, widest);
+    widest = stack_widest(&t.enc2, widest);
+    widest = stack_widest(&t.prior, widest);
+    t.widest = widest;
+
+    /* Widths are capped by the config (<= 65536, <= 17 layers) and the batch
+     * by the config too, so these products fit easily in size_t. */
+    size_t B = max_batch;
     t.params = calloc(n, sizeof(float));
     t.grads = calloc(n, sizeof(float));
     t.scale = malloc(input_dim * sizeof(float));
     t.shift = calloc(input_dim, sizeof(float));
-    int ok = t.params && t.grads && t.scale && t.shift;
-    for (int i = 0; ok && i < t.n_enc; i++)
-        ok = (t.enc_out[i] = malloc(max_batch * t.enc[i].out * sizeof(float))) != NULL;
-    for (int i = 0; ok && i < t.n_dec; i++)
-        ok = (t.dec_out[i] = malloc(max_batch * t.dec[i].out * sizeof(float))) != NULL;
+    bool ok = t.params && t.grads && t.scale && t.shift && alloc_outputs(&t.enc, B) &&
+              alloc_outputs(&t.dec, B) && alloc_outputs(&t.enc2, B) &&
+              alloc_outputs(&t.prior, B);
     if (ok) {
-        t.eps = calloc(max_batch * t.latent, sizeof(float));
-        t.z = malloc(max_batch * t.latent * sizeof(float));
-        t.scratch[0] = malloc(max_batch * widest * sizeof(float));
-        t.scratch[1] = malloc(max_batch * widest * sizeof(float));
-        t.ex_recon = calloc(max_batch, sizeof(double));
-        t.ex_kl = calloc(max_batch, sizeof(double));
-        ok = t.eps && t.z && t.scratch[0] && t.scratch[1] && t.ex_recon && t.ex_kl;
+        t.eps = calloc(B * L, sizeof(float));
+        t.z = malloc(B * L * sizeof(float));
+        t.kept = malloc(B * L);
+        for (int i = 0; i < 4; i++)
+            ok = ok && (t.scratch[i] = malloc(B * widest * sizeof(float)));
+        t.ex_recon = calloc(B, sizeof(double));
+        t.ex_kl = calloc(B, sizeof(double));
+        t.ex_kl2 = calloc(B, sizeof(double));
+        t.ex_reg = calloc(B, sizeof(double));
+        ok = ok && t.eps && t.z && t.kept && t.ex_recon && t.ex_kl && t.ex_kl2 && t.ex_reg;
+    }
+    if (ok && t.latent2) {
+        t.eps2 = calloc(B * t.latent2, sizeof(float));
+        t.z2 = malloc(B * t.latent2 * sizeof(float));
+        ok = t.eps2 && t.z2;
+    }
+    if (ok && t.contractive > 0) {
+        size_t k = (size_t)t.enc.n;
+        t.tan_u = calloc(k, sizeof(float *));
+        t.tan_t = calloc(k, sizeof(float *));
+        t.extra_dz = calloc(k, sizeof(float *));
+        t.tan_v = malloc(B * input_dim * sizeof(float));
+        ok = t.tan_u && t.tan_t && t.extra_dz && t.tan_v;
+        for (size_t i = 0; ok && i < k; i++) {
+            size_t sz = B * t.enc.layer[i].out * sizeof(float);
+            ok = (t.tan_u[i] = malloc(sz)) && (t.tan_t[i] = malloc(sz)) &&
+                 (t.extra_dz[i] = malloc(sz));
+        }
     }
     if (!ok) {
         ae_model_free(&t);
@@ -100,6 +191,12 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     return AE_OK;
 }
 
+static void free_outputs(ae_mlp *s)
+{
+    for (int i = 0; i < AE_MAX_LAYERS + 1; i++)
+        free(s->out[i]);
+}
+
 void ae_model_free(ae_model *m)
 {
     if (!m)
@@ -108,31 +205,47 @@ void ae_model_free(ae_model *m)
     free(m->grads);
     free(m->scale);
     free(m->shift);
-    for (int i = 0; i < AE_MAX_LAYERS + 1; i++) {
-        free(m->enc_out[i]);
-        free(m->dec_out[i]);
-    }
+    free_outputs(&m->enc);
+    free_outputs(&m->dec);
+    free_outputs(&m->enc2);
+    free_outputs(&m->prior);
     free(m->eps);
     free(m->z);
-    free(m->scratch[0]);
-    free(m->scratch[1]);
+    free(m->eps2);
+    free(m->z2);
+    free(m->kept);
+    for (int i = 0; i < 4; i++)
+        free(m->scratch[i]);
+    for (int i = 0; m->tan_u && i < m->enc.n; i++) {
+        free(m->tan_u[i]);
+        free(m->tan_t[i]);
+        free(m->extra_dz[i]);
+    }
+    free(m->tan_u);
+    free(m->tan_t);
+    free(m->extra_dz);
+    free(m->tan_v);
     free(m->ex_recon);
     free(m->ex_kl);
+    free(m->ex_kl2);
+    free(m->ex_reg);
     memset(m, 0, sizeof *m);
 }
 
 static void init_layer(float *params, const ae_layer *l, ae_init init, ae_rng *rng)
 {
-    int relu_like = l->act == AE_ACT_RELU || l->act == AE_ACT_LEAKY_RELU || l->act == AE_ACT_ELU;
+    bool relu_like = l->act == AE_ACT_RELU || l->act == AE_ACT_LEAKY_RELU || l->act == AE_ACT_ELU;
     double he = sqrt(6.0 / (double)l->in), glorot = sqrt(6.0 / (double)(l->in + l->out));
-    double bound = init == AE_INIT_HE       ? he
-                   : init == AE_INIT_GLOROT ? glorot
+    double bound = init == AE_INIT_HE        ? he
+                   : init == AE_INIT_GLOROT  ? glorot
                    : init == AE_INIT_PYTORCH ? 1.0 / sqrt((double)l->in)
-                   : relu_like              ? he
-                                            : glorot;
-    float *W = params + l->w_off;
-    for (size_t i = 0; i < l->in * l->out; i++)
-        W[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
+                   : relu_like               ? he
+                                             : glorot;
+    if (!l->transposed) { /* a tied layer's weight is drawn with its twin */
+        float *W = params + l->w_off;
+        for (size_t i = 0; i < l->in * l->out; i++)
+            W[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
+    }
     float *b = params + l->b_off;
     for (size_t i = 0; i < l->out; i++)
         b[i] = init == AE_INIT_PYTORCH ? (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound) : 0.0f;
@@ -140,175 +253,455 @@ static void init_layer(float *params, const ae_layer *l, ae_init init, ae_rng *r
 
 void ae_model_init_weights(ae_model *m, ae_rng *rng)
 {
-    for (int i = 0; i < m->n_enc; i++)
-        init_layer(m->params, &m->enc[i], m->init, rng);
-    for (int i = 0; i < m->n_dec; i++)
-        init_layer(m->params, &m->dec[i], m->init, rng);
+    ae_mlp *stacks[4] = {&m->enc, &m->dec, &m->enc2, &m->prior};
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < stacks[s]->n; i++)
+            init_layer(m->params, &stacks[s]->layer[i], m->init, rng);
 }
 
-/* Runs the encoder; returns the head output [B x head_width]. */
-static float *encoder_forward(ae_model *m, size_t B, const float *x)
+/* ------------------------------------------------------------ pieces */
+
+/* Clamps the log-variance half of rows [mu | logvar] of width 2L in place. */
+static void clamp_logvar(float *head, size_t B, size_t L)
 {
-    const float *h = x;
-    for (int i = 0; i < m->n_enc; i++) {
-        ae_dense d = as_dense(&m->enc[i]);
-        ae_dense_forward(&d, m->params, B, h, m->enc_out[i]);
-        h = m->enc_out[i];
+    for (size_t r = 0; r < B; r++) {
+        float *lv = head + r * 2 * L + L;
+        for (size_t j = 0; j < L; j++)
+            lv[j] = fminf(fmaxf(lv[j], AE_LOGVAR_MIN), AE_LOGVAR_MAX);
     }
-    float *head = m->enc_out[m->n_enc - 1];
-    if (m->type == AE_MODEL_VAE) {
-        size_t L = m->latent;
-        for (size_t r = 0; r < B; r++) {
-            float *lv = head + r * 2 * L + L;
-            for (size_t j = 0; j < L; j++)
-                lv[j] = fminf(fmaxf(lv[j], AE_LOGVAR_MIN), AE_LOGVAR_MAX);
+}
+
+static bool clamped(float lv)
+{
+    return lv <= AE_LOGVAR_MIN || lv >= AE_LOGVAR_MAX;
+}
+
+/* z = mu + exp(lv/2) * eps from rows [mu | logvar]; eps from rng, or 0. */
+static void reparameterise(const float *head, size_t B, size_t L, ae_rng *rng, float *eps,
+                           float *z)
+{
+    if (rng)
+        ae_rng_normal_fill(rng, eps, B * L);
+    else
+        memset(eps, 0, B * L * sizeof(float));
+    for (size_t r = 0; r < B; r++) {
+        const float *mu = head + r * 2 * L, *lv = mu + L;
+        for (size_t j = 0; j < L; j++)
+            z[r * L + j] = mu[j] + expf(0.5f * lv[j]) * eps[r * L + j];
+    }
+}
+
+/* dhead [B x 2L] from dz through the reparameterisation, plus w/B times the
+ * gradient of KL(q || N(0, I)); clamped log-variances get none. */
+static void reparam_backward(const float *head, const float *eps, const float *dz, size_t B,
+                             size_t L, float w, float *dhead)
+{
+    float s = w / (float)B;
+    for (size_t r = 0; r < B; r++) {
+        const float *mu = head + r * 2 * L, *lv = mu + L;
+        float *dmu = dhead + r * 2 * L, *dlv = dmu + L;
+        for (size_t j = 0; j < L; j++) {
+            float sd = expf(0.5f * lv[j]);
+            dmu[j] = dz[r * L + j] + s * mu[j];
+            dlv[j] = clamped(lv[j]) ? 0.0f
+                                    : dz[r * L + j] * eps[r * L + j] * 0.5f * sd +
+                                          s * 0.5f * (expf(lv[j]) - 1.0f);
         }
     }
-    return head;
 }
 
-static float *decoder_forward(ae_model *m, size_t B, const float *z)
+/* KL(N(m1, e^l1) || N(m2, e^l2)) summed over L dims, per row; rows of q and p
+ * are [mu | logvar] of width 2L.  dq and dp (each optional) receive s times
+ * the gradients with respect to q's and p's rows. */
+static double kl_gauss(const float *q, const float *p, size_t B, size_t L, double *per,
+                       float s, float *dq, float *dp)
 {
-    const float *h = z;
-    for (int i = 0; i < m->n_dec; i++) {
-        ae_dense d = as_dense(&m->dec[i]);
-        ae_dense_forward(&d, m->params, B, h, m->dec_out[i]);
-        h = m->dec_out[i];
-    }
-    return m->dec_out[m->n_dec - 1];
-}
-
-/* The code fed to the decoder: z = mu + exp(lv/2)*eps for a VAE (eps kept for
- * backward), the head itself for an AE. */
-static const float *latent_code(ae_model *m, size_t B, const float *head, ae_rng *eps_rng)
-{
-    if (m->type != AE_MODEL_VAE)
-        return head;
-    size_t L = m->latent;
-    if (eps_rng)
-        ae_rng_normal_fill(eps_rng, m->eps, B * L);
-    else
-        memset(m->eps, 0, B * L * sizeof(float));
+    double total = 0;
     for (size_t r = 0; r < B; r++) {
-        const float *mu = head + r * 2 * L;
-        const float *lv = mu + L;
-        const float *e = m->eps + r * L;
-        float *z = m->z + r * L;
-        for (size_t j = 0; j < L; j++)
-            z[j] = mu[j] + expf(0.5f * lv[j]) * e[j];
+        const float *m1 = q + r * 2 * L, *l1 = m1 + L, *m2 = p + r * 2 * L, *l2 = m2 + L;
+        double row = 0;
+        for (size_t j = 0; j < L; j++) {
+            float d = m1[j] - m2[j], v1 = expf(l1[j]), inv2 = expf(-l2[j]);
+            row += 0.5 * ((double)l2[j] - l1[j] + (v1 + d * d) * inv2 - 1.0);
+            if (dq) {
+                float *dm1 = dq + r * 2 * L, *dl1 = dm1 + L;
+                dm1[j] += s * d * inv2;
+                if (!clamped(l1[j]))
+                    dl1[j] += s * 0.5f * (v1 * inv2 - 1.0f);
+            }
+            if (dp) {
+                float *dm2 = dp + r * 2 * L, *dl2 = dm2 + L;
+                dm2[j] -= s * d * inv2;
+                if (!clamped(l2[j]))
+                    dl2[j] += s * 0.5f * (1.0f - (v1 + d * d) * inv2);
+            }
+        }
+        if (per)
+            per[r] = row;
+        total += row;
     }
+    return total;
+}
+
+/* Keeps the k largest-magnitude units of each row of code [B x L], zeroing
+ * the rest; kept[] records the choice for backward.  Ties go to the lower
+ * index, so the selection is deterministic. */
+static void top_k(float *code, size_t B, size_t L, size_t k, unsigned char *kept)
+{
+    for (size_t r = 0; r < B; r++) {
+        float *row = code + r * L;
+        unsigned char *keep = kept + r * L;
+        for (size_t j = 0; j < L; j++) {
+            /* rank = how many units beat this one */
+            size_t rank = 0;
+            float a = fabsf(row[j]);
+            for (size_t i = 0; i < L && rank < k; i++) {
+                float b = fabsf(row[i]);
+                rank += b > a || (b == a && i < j);
+            }
+            keep[j] = rank < k;
+        }
+        for (size_t j = 0; j < L; j++)
+            if (!keep[j])
+                row[j] = 0.0f;
+    }
+}
+
+/* Sparsity penalty on code h [B x L] (batch mean), and with dh its gradient. */
+static double sparsity_penalty(const ae_model *m, const float *h, size_t B, double *per,
+                               float *dh)
+{
+    size_t L = m->latent;
+    double total = 0;
+    if (m->sparsity == AE_SPARSE_L1) {
+        float w = m->sparsity_weight;
+        for (size_t r = 0; r < B; r++) {
+            double row = 0;
+            for (size_t j = 0; j < L; j++) {
+                float v = h[r * L + j];
+                row += fabsf(v);
+                if (dh)
+                    dh[r * L + j] += w / (float)B * (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f);
+            }
+            per[r] += w * row;
+            total += w * row;
+        }
+        return total / (double)B;
+    }
+    if (m->sparsity != AE_SPARSE_KL)
+        return 0.0;
+    /* sum_j KL(rho || rho_hat_j), rho_hat_j the batch mean of unit j: a
+     * penalty of the batch, spread evenly over its examples. */
+    float rho = m->sparsity_rho, w = m->sparsity_weight;
+    for (size_t j = 0; j < L; j++) {
+        double mean = 0;
+        for (size_t r = 0; r < B; r++)
+            mean += h[r * L + j];
+        mean /= (double)B;
+        double rh = fmin(fmax(mean, 1e-6), 1 - 1e-6);
+        total += rho * log(rho / rh) + (1 - rho) * log((1 - rho) / (1 - rh));
+        if (dh) {
+            float g = (float)(w * (-rho / rh + (1 - rho) / (1 - rh)) / (double)B);
+            for (size_t r = 0; r < B; r++)
+                dh[r * L + j] += g;
+        }
+    }
+    for (size_t r = 0; r < B; r++)
+        per[r] += w * total;
+    return w * total;
+}
+
+/* ----------------------------------------------------- contractive penalty */
+
+/* lambda * mean_b ||d code / d x||_F^2.
+ * One layer (code = f(W x + b)): exact, sum_j f'(a_j)^2 ||W_j||^2.
+ * Deeper: Hutchinson's unbiased estimate mean_k ||J v_k||^2, v_k ~ N(0, I),
+ * with J v computed exactly by forward-mode tangents t_i = f_i' .* (W_i t_{i-1}),
+ * t_{-1} = v.  The probes come from rng, whose state is kept so that backward
+ * differentiates exactly the estimate forward computed. */
+static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
+{
+    const ae_mlp *e = &m->enc;
+    double total = 0;
+    if (e->n == 1) {
+        const ae_layer *l = &e->layer[0];
+        const float *W = m->params + l->w_off, *h = e->out[0];
+        for (size_t j = 0; j < l->out; j++) {
+            double sq = 0;
+            for (size_t i = 0; i < l->in; i++)
+                sq += (double)W[j * l->in + i] * W[j * l->in + i];
+            for (size_t r = 0; r < B; r++) {
+                float d = ae_act_deriv(l->act, h[r * l->out + j]);
+                m->ex_reg[r] += m->contractive * d * d * sq;
+                total += d * d * sq;
+            }
+        }
+        return m->contractive * total / (double)B;
+    }
+    if (!rng)
+        return 0.0; /* evaluation without noise: the stochastic estimate is skipped */
+    m->probe_rng = *rng;
+    m->probes_drawn = true;
+    int K = m->contractive_samples;
+    for (int k = 0; k < K; k++) {
+        ae_rng_normal_fill(rng, m->tan_v, B * m->input_dim);
+        const float *t = m->tan_v;
+        for (int i = 0; i < e->n; i++) {
+            const ae_layer *l = &e->layer[i];
+            ae_gemm(false, true, B, l->out, l->in, 1.0f, t, l->in, m->params + l->w_off, l->in,
+                    0.0f, m->tan_u[i], l->out);
+            for (size_t q = 0; q < B * l->out; q++)
+                m->tan_t[i][q] = ae_act_deriv(l->act, e->out[i][q]) * m->tan_u[i][q];
+            t = m->tan_t[i];
+        }
+        size_t L = e->layer[e->n - 1].out;
+        for (size_t r = 0; r < B; r++) {
+            double row = 0;
+            for (size_t j = 0; j < L; j++)
+                row += (double)t[r * L + j] * t[r * L + j];
+            m->ex_reg[r] += m->contractive * row / K;
+            total += row;
+        }
+    }
+    return m->contractive * total / ((double)B * K);
+}
+
+/* Adds the penalty's weight gradients to grads and its pre-activation
+ * gradients to m->extra_dz (zeroed here). */
+static void contractive_backward(ae_model *m, size_t B)
+{
+    const ae_mlp *e = &m->enc;
+    for (int i = 0; i < e->n; i++)
+        memset(m->extra_dz[i], 0, B * e->layer[i].out * sizeof(float));
+    if (e->n == 1) {
+        const ae_layer *l = &e->layer[0];
+        const float *W = m->params + l->w_off, *h = e->out[0];
+        float *dW = m->grads + l->w_off;
+        float s = m->contractive / (float)B;
+        for (size_t j = 0; j < l->out; j++) {
+            double sq = 0, sum_d2 = 0;
+            for (size_t i = 0; i < l->in; i++)
+                sq += (double)W[j * l->in + i] * W[j * l->in + i];
+            for (size_t r = 0; r < B; r++) {
+                float y = h[r * l->out + j], d = ae_act_deriv(l->act, y);
+                sum_d2 += d * d;
+                m->extra_dz[0][r * l->out + j] = s * 2.0f * d * ae_act_deriv2(l->act, y) * (float)sq;
+            }
+            float g = (float)(2.0 * s * sum_d2);
+            for (size_t i = 0; i < l->in; i++)
+                dW[j * l->in + i] += g * W[j * l->in + i];
+        }
+        return;
+    }
+    if (!m->probes_drawn)
+        return;
+    ae_rng rng = m->probe_rng;
+    int K = m->contractive_samples;
+    /* S[3] and S[1] are free while the encoder waits for its backward pass */
+    float *dt = m->scratch[3], *dprev = m->scratch[1];
+    for (int k = 0; k < K; k++) {
+        /* recompute this probe's tangents (forward kept only the last) */
+        ae_rng_normal_fill(&rng, m->tan_v, B * m->input_dim);
+        const float *t = m->tan_v;
+        for (int i = 0; i < e->n; i++) {
+            const ae_layer *l = &e->layer[i];
+            ae_gemm(false, true, B, l->out, l->in, 1.0f, t, l->in, m->params + l->w_off, l->in,
+                    0.0f, m->tan_u[i], l->out);
+            for (size_t q = 0; q < B * l->out; q++)
+                m->tan_t[i][q] = ae_act_deriv(l->act, e->out[i][q]) * m->tan_u[i][q];
+            t = m->tan_t[i];
+        }
+        size_t L = e->layer[e->n - 1].out;
+        float s = 2.0f * m->contractive / ((float)B * (float)K);
+        for (size_t q = 0; q < B * L; q++)
+            dt[q] = s * t[q];
+        for (int i = e->n - 1; i >= 0; i--) {
+            const ae_layer *l = &e->layer[i];
+            const float *h = e->out[i], *u = m->tan_u[i];
+            for (size_t q = 0; q < B * l->out; q++) {
+                /* t = f'(a) u: the f' factor carries gradient into a via f'' */
+                m->extra_dz[i][q] += dt[q] * u[q] * ae_act_deriv2(l->act, h[q]);
+                dt[q] *= ae_act_deriv(l->act, h[q]); /* now d/du */
+            }
+            const float *tin = i > 0 ? m->tan_t[i - 1] : m->tan_v;
+            ae_gemm(true, false, l->out, l->in, B, 1.0f, dt, l->out, tin, l->in, 1.0f,
+                    m->grads + l->w_off, l->in);
+            if (i > 0) {
+                ae_gemm(false, false, B, l->in, l->out, 1.0f, dt, l->out, m->params + l->w_off,
+                        l->in, 0.0f, dprev, l->in);
+                memcpy(dt, dprev, B * l->in * sizeof(float));
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------- the passes */
+
+/* The code the decoder sees: an ae's head after top-k, or z. */
+static const float *encode_and_sample(ae_model *m, size_t B, const float *x,
+                                      const int32_t *labels, ae_rng *rng)
+{
+    float *head = (float *)ae_mlp_forward(&m->enc, m->params, B, x, labels);
+    size_t L = m->latent;
+    if (m->type == AE_MODEL_AE) {
+        if (m->topk)
+            top_k(head, B, L, m->topk, m->kept);
+        return head;
+    }
+    clamp_logvar(head, B, L);
+    reparameterise(head, B, L, rng, m->eps, m->z);
     return m->z;
 }
 
 void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target,
-                      ae_rng *eps_rng, float beta, ae_loss *out)
+                      const int32_t *labels, ae_rng *rng, float beta, ae_loss *out)
 {
-    size_t D = m->input_dim, L = m->latent;
-    float *head = encoder_forward(m, B, x);
-    const float *z = latent_code(m, B, head, eps_rng);
-    float *y = decoder_forward(m, B, z);
+    size_t D = m->input_dim, L = m->latent, L2 = m->latent2;
+    memset(m->ex_reg, 0, B * sizeof(double));
+    m->probes_drawn = false;
+    const float *code = encode_and_sample(m, B, x, labels, rng);
+    double kl = 0, kl2 = 0, reg = 0;
+    if (m->type == AE_MODEL_HVAE) {
+        float *h2 = (float *)ae_mlp_forward(&m->enc2, m->params, B, m->z, NULL);
+        clamp_logvar(h2, B, L2);
+        reparameterise(h2, B, L2, rng, m->eps2, m->z2);
+        float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, B, m->z2, NULL);
+        clamp_logvar(p1, B, L);
+        kl2 = ae_kl_normal(B, L2, h2, h2 + L2, 2 * L2, m->ex_kl2);
+        kl = kl_gauss(m->enc.out[m->enc.n - 1], p1, B, L, m->ex_kl, 0, NULL, NULL);
+        for (size_t r = 0; r < B; r++)
+            m->ex_kl[r] += m->ex_kl2[r];
+        kl += kl2;
+    } else if (m->type != AE_MODEL_AE) {
+        const float *head = m->enc.out[m->enc.n - 1];
+        kl = ae_kl_normal(B, L, head, head + L, 2 * L, m->ex_kl);
+        memset(m->ex_kl2, 0, B * sizeof(double));
+    } else {
+        memset(m->ex_kl, 0, B * sizeof(double));
+        memset(m->ex_kl2, 0, B * sizeof(double));
+        reg += sparsity_penalty(m, code, B, m->ex_reg, NULL);
+        if (m->contractive > 0)
+            reg += contractive_forward(m, B, rng);
+    }
+    const float *y = ae_mlp_forward(&m->dec, m->params, B, code, labels);
 
     /* Loss = mean over the batch, so each example's gradient is scaled by 1/B. */
     float inv_b = 1.0f / (float)B;
-    double recon;
-    if (m->likelihood == AE_LIK_BERNOULLI)
-        recon = ae_bernoulli_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
-    else
-        recon = ae_gaussian_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
-    double kl = 0.0;
-    if (m->type == AE_MODEL_VAE)
-        kl = ae_kl_normal(B, L, head, head + L, 2 * L, m->ex_kl);
-    else
-        memset(m->ex_kl, 0, B * sizeof(double));
-
+    double recon = m->likelihood == AE_LIK_BERNOULLI
+                       ? ae_bernoulli_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon)
+                       : ae_gaussian_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
     m->last_batch = B;
     m->last_input = x;
-    m->last_beta = beta;
+    m->last_labels = labels;
     if (out) {
         out->recon = recon / (double)B;
         out->kl = kl / (double)B;
-        out->loss = out->recon + (double)beta * out->kl;
+        out->kl2 = kl2 / (double)B;
+        out->reg = reg;
+        out->loss = out->recon + (double)beta * out->kl + out->reg;
     }
 }
 
-void ae_model_backward(ae_model *m)
+void ae_model_backward(ae_model *m, float kl_weight)
 {
-    size_t B = m->last_batch, L = m->latent;
-    float *dy = m->scratch[0]; /* d loss / d decoder output, from forward */
-    float *dx = m->scratch[1];
-    for (int i = m->n_dec - 1; i >= 0; i--) {
-        ae_dense d = as_dense(&m->dec[i]);
-        const float *in = i > 0 ? m->dec_out[i - 1]
-                                : (m->type == AE_MODEL_VAE ? m->z : m->enc_out[m->n_enc - 1]);
-        ae_dense_backward(&d, m->params, m->grads, B, in, m->dec_out[i], dy, dx);
-        float *t = dy;
-        dy = dx;
-        dx = t;
-    }
-    /* dy now holds d loss / dz [B x L]. */
-    float *head = m->enc_out[m->n_enc - 1];
-    if (m->type == AE_MODEL_VAE) {
-        /* z = mu + exp(lv/2)*eps: dmu = dz, dlv = dz*eps*exp(lv/2)/2, plus the
-         * KL gradient; a clamped log-variance passes no gradient. */
-        float *dhead = dx; /* [B x 2L] */
-        for (size_t r = 0; r < B; r++) {
-            const float *dz = dy + r * L;
-            const float *lv = head + r * 2 * L + L;
-            const float *e = m->eps + r * L;
-            float *dmu = dhead + r * 2 * L;
-            float *dlv = dmu + L;
-            for (size_t j = 0; j < L; j++) {
-                dmu[j] = dz[j];
-                dlv[j] = dz[j] * e[j] * 0.5f * expf(0.5f * lv[j]);
-            }
+    size_t B = m->last_batch, L = m->latent, L2 = m->latent2;
+    float **S = m->scratch;
+    /* decoder: d loss / d outputs (from forward, in S[0]) -> d loss / d code in S[2] */
+    const float *code = m->type == AE_MODEL_AE ? m->enc.out[m->enc.n - 1] : m->z;
+    ae_mlp_backward(&m->dec, m->params, m->grads, B, code, m->last_labels, S[0], NULL, S[2],
+                    S[1]);
+    float *dcode = S[2];
+    float *head = m->enc.out[m->enc.n - 1];
+    float *const *extra = NULL;
+    if (m->type == AE_MODEL_AE) {
+        if (m->topk)
+            for (size_t q = 0; q < B * L; q++)
+                dcode[q] = m->kept[q] ? dcode[q] : 0.0f;
+        sparsity_penalty(m, head, B, m->ex_reg, dcode);
+        if (m->contractive > 0) {
+            contractive_backward(m, B);
+            extra = m->extra_dz;
         }
-        ae_kl_normal_backward(B, L, head, head + L, 2 * L, m->last_beta / (float)B, dhead,
-                              dhead + L, 2 * L);
-        for (size_t r = 0; r < B; r++) {
-            const float *lv = head + r * 2 * L + L;
-            float *dlv = dhead + r * 2 * L + L;
-            for (size_t j = 0; j < L; j++)
-                if (lv[j] <= AE_LOGVAR_MIN || lv[j] >= AE_LOGVAR_MAX)
-                    dlv[j] = 0.0f;
-        }
-        float *t = dy;
-        dy = dhead;
-        dx = t;
+        ae_mlp_backward(&m->enc, m->params, m->grads, B, m->last_input, m->last_labels, dcode,
+                        extra, NULL, S[0]);
+        return;
     }
-    for (int i = m->n_enc - 1; i >= 0; i--) {
-        ae_dense d = as_dense(&m->enc[i]);
-        const float *in = i > 0 ? m->enc_out[i - 1] : m->last_input;
-        /* The input needs no gradient: skip that GEMM for the first layer. */
-        ae_dense_backward(&d, m->params, m->grads, B, in, m->enc_out[i], dy, i > 0 ? dx : NULL);
-        float *t = dy;
-        dy = dx;
-        dx = t;
+    if (m->type == AE_MODEL_HVAE) {
+        float s = kl_weight / (float)B;
+        float *h2 = m->enc2.out[m->enc2.n - 1], *p1 = m->prior.out[m->prior.n - 1];
+        /* KL(q(z1|x) || p(z1|z2)) -> the prior's outputs -> z2 (S[3]) */
+        memset(S[0], 0, B * 2 * L * sizeof(float));
+        kl_gauss(head, p1, B, L, NULL, s, NULL, S[0]);
+        ae_mlp_backward(&m->prior, m->params, m->grads, B, m->z2, NULL, S[0], NULL, S[3], S[1]);
+        /* z2 = mu2 + sigma2*eps2 with KL(q(z2|z1) || N(0, I)) -> q(z2|z1) -> z1 */
+        reparam_backward(h2, m->eps2, S[3], B, L2, kl_weight, S[0]);
+        ae_mlp_backward(&m->enc2, m->params, m->grads, B, m->z, NULL, S[0], NULL, S[3], S[1]);
+        for (size_t q = 0; q < B * L; q++)
+            dcode[q] += S[3][q];
+        /* z1 = mu1 + sigma1*eps1, and the z1 KL's own share of mu1/logvar1 */
+        reparam_backward(head, m->eps, dcode, B, L, 0.0f, S[0]);
+        kl_gauss(head, p1, B, L, NULL, s, S[0], NULL);
+    } else {
+        /* vae, cvae: through z = mu + sigma*eps and the KL into the head */
+        reparam_backward(head, m->eps, dcode, B, L, kl_weight, S[0]);
     }
+    ae_mlp_backward(&m->enc, m->params, m->grads, B, m->last_input, m->last_labels, S[0], NULL,
+                    NULL, S[1]);
 }
 
-void ae_model_encode(ae_model *m, size_t B, const float *x, float *mu, float *logvar)
+void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *labels, float *mu,
+                     float *logvar)
 {
     size_t L = m->latent;
-    const float *head = encoder_forward(m, B, x);
-    size_t hw = head_width(m);
+    float *head = (float *)ae_mlp_forward(&m->enc, m->params, B, x, labels);
+    if (m->type == AE_MODEL_AE) {
+        if (m->topk)
+            top_k(head, B, L, m->topk, m->kept);
+        memcpy(mu, head, B * L * sizeof(float));
+        if (logvar)
+            memset(logvar, 0, B * L * sizeof(float));
+        return;
+    }
+    clamp_logvar(head, B, L);
     for (size_t r = 0; r < B; r++) {
-        memcpy(mu + r * L, head + r * hw, L * sizeof(float));
-        if (logvar) {
-            if (m->type == AE_MODEL_VAE)
-                memcpy(logvar + r * L, head + r * hw + L, L * sizeof(float));
-            else
-                memset(logvar + r * L, 0, L * sizeof(float));
-        }
+        memcpy(mu + r * L, head + r * 2 * L, L * sizeof(float));
+        if (logvar)
+            memcpy(logvar + r * L, head + r * 2 * L + L, L * sizeof(float));
     }
 }
 
-void ae_model_decode(ae_model *m, size_t B, const float *z, float *out)
+void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *labels, float *out)
 {
     size_t D = m->input_dim;
-    const float *y = decoder_forward(m, B, z);
+    const float *y = ae_mlp_forward(&m->dec, m->params, B, z, labels);
     memcpy(out, y, B * D * sizeof(float));
     if (m->likelihood == AE_LIK_BERNOULLI)
         ae_act_forward(AE_ACT_SIGMOID, out, B * D);
+}
+
+void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z)
+{
+    for (size_t i = 0; i < B; i += m->max_batch) {
+        size_t b = B - i < m->max_batch ? B - i : m->max_batch;
+        float *zi = z + i * m->latent;
+        if (m->type != AE_MODEL_HVAE) {
+            ae_rng_normal_fill(rng, zi, b * m->latent);
+            for (size_t q = 0; q < b * m->latent; q++)
+                zi[q] *= temperature;
+            continue;
+        }
+        size_t L = m->latent, L2 = m->latent2;
+        ae_rng_normal_fill(rng, m->z2, b * L2);
+        for (size_t q = 0; q < b * L2; q++)
+            m->z2[q] *= temperature;
+        float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, b, m->z2, NULL);
+        clamp_logvar(p1, b, L);
+        ae_rng_normal_fill(rng, m->eps, b * L);
+        for (size_t r = 0; r < b; r++)
+            for (size_t j = 0; j < L; j++)
+                zi[r * L + j] = p1[r * 2 * L + j] +
+                                temperature * expf(0.5f * p1[r * 2 * L + L + j]) * m->eps[r * L + j];
+    }
 }
 
 static size_t add_view(ae_param_view *v, size_t k, size_t max, const char *name, size_t off,
@@ -323,31 +716,43 @@ static size_t add_view(ae_param_view *v, size_t k, size_t max, const char *name,
     return k + 1;
 }
 
-size_t ae_model_param_views(const ae_model *m, ae_param_view *views, size_t max)
+/* Views of one stack; a Gaussian head (split != 0: rows [mu | logvar] of
+ * `split` each) is named <prefix>.mu and <prefix>.logvar. */
+static size_t stack_views(const ae_mlp *s, const char *prefix, size_t split, ae_param_view *v,
+                          size_t k, size_t max)
 {
-    size_t k = 0;
     char name[64];
-    for (int i = 0; i < m->n_enc; i++) {
-        const ae_layer *l = &m->enc[i];
-        if (i == m->n_enc - 1 && m->type == AE_MODEL_VAE) {
-            size_t L = m->latent;
-            k = add_view(views, k, max, "encoder.mu.weight", l->w_off, L, l->in);
-            k = add_view(views, k, max, "encoder.mu.bias", l->b_off, L, 0);
-            k = add_view(views, k, max, "encoder.logvar.weight", l->w_off + L * l->in, L, l->in);
-            k = add_view(views, k, max, "encoder.logvar.bias", l->b_off + L, L, 0);
+    for (int i = 0; i < s->n; i++) {
+        const ae_layer *l = &s->layer[i];
+        if (i == s->n - 1 && split) {
+            snprintf(name, sizeof name, "%s.mu.weight", prefix);
+            k = add_view(v, k, max, name, l->w_off, split, l->in);
+            snprintf(name, sizeof name, "%s.mu.bias", prefix);
+            k = add_view(v, k, max, name, l->b_off, split, 0);
+            snprintf(name, sizeof name, "%s.logvar.weight", prefix);
+            k = add_view(v, k, max, name, l->w_off + split * l->in, split, l->in);
+            snprintf(name, sizeof name, "%s.logvar.bias", prefix);
+            k = add_view(v, k, max, name, l->b_off + split, split, 0);
             continue;
         }
-        snprintf(name, sizeof name, "encoder.%d.weight", i);
-        k = add_view(views, k, max, name, l->w_off, l->out, l->in);
-        snprintf(name, sizeof name, "encoder.%d.bias", i);
-        k = add_view(views, k, max, name, l->b_off, l->out, 0);
+        if (!l->transposed) { /* a tied layer's weight is stored once, as its twin's */
+            snprintf(name, sizeof name, "%s.%d.weight", prefix, i);
+            k = add_view(v, k, max, name, l->w_off, l->out, l->in);
+        }
+        snprintf(name, sizeof name, "%s.%d.bias", prefix, i);
+        k = add_view(v, k, max, name, l->b_off, l->out, 0);
     }
-    for (int i = 0; i < m->n_dec; i++) {
-        const ae_layer *l = &m->dec[i];
-        snprintf(name, sizeof name, "decoder.%d.weight", i);
-        k = add_view(views, k, max, name, l->w_off, l->out, l->in);
-        snprintf(name, sizeof name, "decoder.%d.bias", i);
-        k = add_view(views, k, max, name, l->b_off, l->out, 0);
+    return k;
+}
+
+size_t ae_model_param_views(const ae_model *m, ae_param_view *views, size_t max)
+{
+    bool gaussian_head = m->type != AE_MODEL_AE;
+    size_t k = stack_views(&m->enc, "encoder", gaussian_head ? m->latent : 0, views, 0, max);
+    k = stack_views(&m->dec, "decoder", 0, views, k, max);
+    if (m->type == AE_MODEL_HVAE) {
+        k = stack_views(&m->enc2, "encoder2", m->latent2, views, k, max);
+        k = stack_views(&m->prior, "prior", m->latent, views, k, max);
     }
     return k;
 }

@@ -24,11 +24,12 @@ void ae_picture_shape(const ae_model *m, size_t *h, size_t *w)
     }
 }
 
-void ae_decode_all(ae_model *m, const float *z, size_t n, float *out)
+void ae_decode_all(ae_model *m, const float *z, const int32_t *labels, size_t n, float *out)
 {
     for (size_t i = 0; i < n; i += m->max_batch) {
         size_t b = n - i < m->max_batch ? n - i : m->max_batch;
-        ae_model_decode(m, b, z + i * m->latent, out + i * m->input_dim);
+        ae_model_decode(m, b, z + i * m->latent, labels ? labels + i : NULL,
+                        out + i * m->input_dim);
     }
 }
 
@@ -70,8 +71,8 @@ static ae_status write_grid(const char *path, const ae_model *m, const float *v,
     return st;
 }
 
-ae_status ae_picture_recon(const char *path, ae_model *m, const float *x, size_t n, size_t cols,
-                           ae_error *err)
+ae_status ae_picture_recon(const char *path, ae_model *m, const float *x,
+                           const int32_t *labels, size_t n, size_t cols, ae_error *err)
 {
     size_t D = m->input_dim, L = m->latent;
     size_t rows = (n + cols - 1) / cols;
@@ -87,9 +88,9 @@ ae_status ae_picture_recon(const char *path, ae_model *m, const float *x, size_t
     }
     for (size_t i = 0; i < n; i += m->max_batch) {
         size_t b = n - i < m->max_batch ? n - i : m->max_batch;
-        ae_model_encode(m, b, x + i * D, code + i * L, NULL);
+        ae_model_encode(m, b, x + i * D, labels ? labels + i : NULL, code + i * L, NULL);
     }
-    ae_decode_all(m, code, n, recon);
+    ae_decode_all(m, code, labels, n, recon);
     /* Row pair r: originals r*cols.., then their reconstructions. */
     for (size_t i = 0; i < n; i++) {
         size_t r = i / cols, c = i % cols;
@@ -106,15 +107,15 @@ ae_status ae_picture_recon(const char *path, ae_model *m, const float *x, size_t
     return st;
 }
 
-ae_status ae_picture_decode(const char *path, ae_model *m, const float *z, size_t n,
-                            size_t cols, ae_error *err)
+ae_status ae_picture_decode(const char *path, ae_model *m, const float *z,
+                            const int32_t *labels, size_t n, size_t cols, ae_error *err)
 {
     float *out = malloc(n * m->input_dim * sizeof(float));
     if (!out) {
         ae_error_set(err, "%s: out of memory", path);
         return AE_ERR_NOMEM;
     }
-    ae_decode_all(m, z, n, out);
+    ae_decode_all(m, z, labels, n, out);
     float lo, hi;
     display_units(m, out, n, &lo, &hi);
     ae_status st = write_grid(path, m, out, n, cols, lo, hi, err);
@@ -123,7 +124,7 @@ ae_status ae_picture_decode(const char *path, ae_model *m, const float *z, size_
 }
 
 ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t dim_a,
-                              size_t dim_b, double p, ae_error *err)
+                              size_t dim_b, double p, int32_t label, ae_error *err)
 {
     size_t L = m->latent, n = side * side;
     if (side < 2 || dim_a >= L || dim_b >= L || dim_a == dim_b || !(p > 0.0 && p < 0.5)) {
@@ -132,10 +133,15 @@ ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t
         return AE_ERR_USAGE;
     }
     float *z = calloc(n * L, sizeof(float));
-    if (!z) {
+    int32_t *labels = m->classes ? malloc(n * sizeof(int32_t)) : NULL;
+    if (!z || (m->classes && !labels)) {
+        free(z);
+        free(labels);
         ae_error_set(err, "%s: out of memory", path);
         return AE_ERR_NOMEM;
     }
+    for (size_t i = 0; labels && i < n; i++)
+        labels[i] = label;
     /* Rows go down dim_b from high to low, columns across dim_a, like a plot. */
     for (size_t r = 0; r < side; r++)
         for (size_t c = 0; c < side; c++) {
@@ -143,7 +149,8 @@ ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t
             row[dim_a] = (float)ae_normal_quantile(p + (1 - 2 * p) * (double)c / (double)(side - 1));
             row[dim_b] = (float)ae_normal_quantile(1 - p - (1 - 2 * p) * (double)r / (double)(side - 1));
         }
-    ae_status st = ae_picture_decode(path, m, z, n, side, err);
+    ae_status st = ae_picture_decode(path, m, z, labels, n, side, err);
     free(z);
+    free(labels);
     return st;
 }

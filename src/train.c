@@ -10,12 +10,15 @@
 #include "ae/batch.h"
 #include "ae/checkpoint.h"
 #include "ae/fileio.h"
+#include "ae/noise.h"
 #include "ae/optim.h"
 #include "ae/pictures.h"
+#include "pretrain.h"
 
 #define METRICS_HEADER                                                                   \
     "epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,"         \
-    "test_recon,test_kl,test_loss_mu,beta,seconds,examples_per_sec\n"
+    "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
+    "seconds,examples_per_sec\n"
 
 static double now_seconds(void)
 {
@@ -45,35 +48,77 @@ ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labe
     return AE_OK;
 }
 
+/* The labels of rows idx[0..b) (or first..first+b) into ybuf; NULL when
+ * the model takes none. */
+static const int32_t *batch_labels(const ae_model *m, const ae_dataset *ds, const size_t *idx,
+                                   size_t first, size_t b, int32_t *ybuf)
+{
+    if (!m->classes)
+        return NULL;
+    for (size_t r = 0; r < b; r++)
+        ybuf[r] = ds->labels[idx ? idx[r] : first + r];
+    return ybuf;
+}
+
 void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
                  ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
-                 ae_loss *out)
+                 int32_t *ybuf, ae_loss *out)
 {
-    double recon = 0.0, kl = 0.0;
+    double recon = 0.0, kl = 0.0, kl2 = 0.0, reg = 0.0;
     for (size_t i = 0; i < n; i += m->max_batch) {
         size_t b = n - i < m->max_batch ? n - i : m->max_batch;
         ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, bin_rng, xbuf);
+        const int32_t *y = batch_labels(m, ds, idx ? idx + i : NULL, i, b, ybuf);
         ae_loss l;
-        ae_model_forward(m, b, xbuf, xbuf, eps_rng, beta, &l);
+        ae_model_forward(m, b, xbuf, xbuf, y, eps_rng, beta, &l);
         recon += l.recon * (double)b;
         kl += l.kl * (double)b;
+        kl2 += l.kl2 * (double)b;
+        reg += l.reg * (double)b;
     }
-    out->recon = n ? recon / (double)n : 0.0;
-    out->kl = n ? kl / (double)n : 0.0;
-    out->loss = out->recon + (double)beta * out->kl;
+    double inv = n ? 1.0 / (double)n : 0.0;
+    out->recon = recon * inv;
+    out->kl = kl * inv;
+    out->kl2 = kl2 * inv;
+    out->reg = reg * inv;
+    out->loss = out->recon + (double)beta * out->kl + out->reg;
+}
+
+ae_status ae_check_labels(const ae_config *cfg, const ae_dataset *ds, const char *key,
+                          const char *path, ae_error *err)
+{
+    if (cfg->model.type != AE_MODEL_CVAE)
+        return AE_OK;
+    if (!ds->labels) {
+        ae_error_set(err, "%s (%s): model.type cvae needs a label for every example: set %s_labels "
+                          "or data.csv.label_column", key, path, key);
+        return AE_ERR_INPUT;
+    }
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] < 0 || ds->labels[i] >= cfg->model.classes) {
+            ae_error_set(err, "%s (%s): example %zu has label %d, outside [0, %d) "
+                              "(model.classes = %d)", key, path, i, (int)ds->labels[i],
+                         cfg->model.classes, cfg->model.classes);
+            return AE_ERR_INPUT;
+        }
+    return AE_OK;
 }
 
 /* Appends one formatted row to the metrics table (a growing string). */
 static ae_status metrics_append(char **csv, const ae_epoch_metrics *e, ae_error *err)
 {
-    char row[512], val[96] = ",,", test[128] = ",,,";
+    char row[640], val[96] = ",,", test[128] = ",,,", treg[32] = "", tkl2[32] = "";
     if (e->has_val)
         snprintf(val, sizeof val, "%.6f,%.6f,%.6f", e->val_loss, e->val_recon, e->val_kl);
-    if (e->has_test)
+    if (e->has_test) {
         snprintf(test, sizeof test, "%.6f,%.6f,%.6f,%.6f", e->test_loss, e->test_recon,
                  e->test_kl, e->test_loss_mu);
-    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6g,%.3f,%.1f\n", e->epoch, e->train_loss,
-             e->train_recon, e->train_kl, val, test, e->beta, e->seconds, e->examples_per_sec);
+        snprintf(treg, sizeof treg, "%.6f", e->test_reg);
+        snprintf(tkl2, sizeof tkl2, "%.6f", e->test_kl2);
+    }
+    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6f,%s,%.6f,%s,%.6g,%.3f,%.1f\n",
+             e->epoch, e->train_loss, e->train_recon, e->train_kl, val, test, e->train_reg, treg,
+             e->train_kl2, tkl2, e->beta, e->seconds, e->examples_per_sec);
     size_t old = *csv ? strlen(*csv) : 0;
     const char *head = old ? "" : METRICS_HEADER;
     char *grown = realloc(*csv, old + strlen(head) + strlen(row) + 1);
@@ -112,7 +157,10 @@ typedef struct {
     ae_model model;
     ae_optim optim;
     ae_train_state state;
-    float *xbuf;          /* [B x D] the current batch */
+    float *xbuf;          /* [B x D] the current batch (the clean target) */
+    float *xin;           /* [B x D] its corrupted copy (denoising), else NULL */
+    int32_t *ybuf;        /* [B] its labels (cvae) */
+    float *lo, *hi;       /* [D] each feature's scaled range (salt-and-pepper noise) */
     char *dir_config, *dir_metrics, *dir_ckpt, *dir_model;
 } run_t;
 
@@ -127,6 +175,10 @@ static void run_free(run_t *r)
     ae_optim_free(&r->optim);
     ae_train_state_free(&r->state);
     free(r->xbuf);
+    free(r->xin);
+    free(r->ybuf);
+    free(r->lo);
+    free(r->hi);
     free(r->dir_config);
     free(r->dir_metrics);
     free(r->dir_ckpt);
@@ -224,11 +276,22 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
     st = ae_optim_init(&r->optim, cfg, r->model.n_params, err);
     if (st != AE_OK)
         return st;
-    r->xbuf = malloc(B * r->train.dim * sizeof(float));
-    if (!r->xbuf) {
-        ae_error_set(err, "out of memory for a batch of %zu x %zu", B, r->train.dim);
+    size_t D = r->train.dim;
+    r->xbuf = malloc(B * D * sizeof(float));
+    r->ybuf = malloc(B * sizeof(int32_t));
+    bool noisy = cfg->model.noise.type != AE_NOISE_NONE;
+    if (noisy) {
+        r->xin = malloc(B * D * sizeof(float));
+        r->lo = malloc(D * sizeof(float));
+        r->hi = malloc(D * sizeof(float));
+    }
+    if (!r->xbuf || !r->ybuf || (noisy && (!r->xin || !r->lo || !r->hi))) {
+        ae_error_set(err, "out of memory for a batch of %zu x %zu", B, D);
         return AE_ERR_NOMEM;
     }
+    if ((st = ae_check_labels(cfg, &r->train, "data.train", cfg->data.train, err)) ||
+        (r->test.n && (st = ae_check_labels(cfg, &r->test, "data.test", cfg->data.test, err))))
+        return st;
 
     if (resume_path) {
         ae_checkpoint ck;
@@ -251,6 +314,8 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         st = check_range(cfg, &r->model, &r->test, "data.test", cfg->data.test, err);
     if (st != AE_OK)
         return st;
+    if (noisy)
+        ae_scaled_feature_range(&r->train, r->model.scale, r->model.shift, r->lo, r->hi);
 
     st = ae_mkdir_p(cfg->output.dir, err);
     if (st != AE_OK)
@@ -272,42 +337,45 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     ae_model *m = &r->model;
     const ae_dataset *src = r->test.n ? &r->test : &r->train;
     size_t n = src->n < 32 ? src->n : 32, cols = n < 8 ? n : 8;
+    /* a cvae's samples: one column per class (up to 16 classes), 8 rows */
+    size_t scols = m->classes ? (m->classes < 16 ? m->classes : 16) : 8, ns = 8 * scols;
     char *path = ae_path_join(cfg->output.dir, "recon.png");
     float *x = malloc(n * m->input_dim * sizeof(float));
+    float *z = malloc(ns * m->latent * sizeof(float));
+    int32_t *y = malloc((ns > n ? ns : n) * sizeof(int32_t));
     ae_status st = AE_OK;
-    if (!path || !x) {
+    if (!path || !x || !z || !y) {
         st = AE_ERR_NOMEM;
         ae_error_set(err, "pictures: out of memory");
     }
     if (st == AE_OK && n > 0) {
         ae_batch_gather(src, NULL, 0, n, m->scale, m->shift,
                         cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE, NULL, x);
-        st = ae_picture_recon(path, m, x, n, cols, err);
+        st = ae_picture_recon(path, m, x, batch_labels(m, src, NULL, 0, n, y), n, cols, err);
     }
     free(path);
-    free(x);
-    if (st == AE_OK && cfg->model.type == AE_MODEL_VAE) {
-        /* 64 prior samples from a stream of their own, so they do not depend
-         * on how the training generator was used. */
+    path = NULL;
+    if (st == AE_OK && m->type != AE_MODEL_AE) {
+        /* prior samples from a stream of their own, so they do not depend
+         * on how the training generator was used */
         ae_rng rng;
         ae_rng_seed_stream(&rng, cfg->train.seed, 3);
-        float *z = malloc(64 * m->latent * sizeof(float));
+        for (size_t i = 0; i < ns; i++)
+            y[i] = m->classes ? (int32_t)(i % scols) : 0;
+        ae_model_prior_sample(m, ns, &rng, 1.0f, z);
         path = ae_path_join(cfg->output.dir, "samples.png");
-        if (!z || !path) {
-            st = AE_ERR_NOMEM;
-            ae_error_set(err, "pictures: out of memory");
-        } else {
-            ae_rng_normal_fill(&rng, z, 64 * m->latent);
-            st = ae_picture_decode(path, m, z, 64, 8, err);
-        }
-        free(z);
+        st = path ? ae_picture_decode(path, m, z, m->classes ? y : NULL, ns, scols, err)
+                  : AE_ERR_NOMEM;
         free(path);
     }
-    if (st == AE_OK && m->latent == 2) {
+    if (st == AE_OK && m->latent == 2 && m->type != AE_MODEL_CVAE) {
         path = ae_path_join(cfg->output.dir, "manifold.png");
-        st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, err) : AE_ERR_NOMEM;
+        st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, 0, err) : AE_ERR_NOMEM;
         free(path);
     }
+    free(x);
+    free(z);
+    free(y);
     return st;
 }
 
@@ -323,27 +391,44 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
         return st;
     }
     ae_model *m = &r.model;
-    size_t B = (size_t)cfg->train.batch_size, D = m->input_dim;
+    const size_t B = (size_t)cfg->train.batch_size, D = m->input_dim;
     size_t nb = (r.n_fit + B - 1) / B;
     ae_run_info info = {r.n_fit, r.n_val, r.test.n, D, m->n_params, nb, threads,
                         r.state.epoch + 1, cfg->output.dir};
     if (hooks && hooks->on_start)
         hooks->on_start(hooks->ctx, &info);
 
+    if (!resume_path && cfg->train.pretrain_epochs > 0) {
+        st = ae_pretrain(cfg, &r.train, r.base, r.n_fit, m, &r.state.rng, hooks, err);
+        if (st != AE_OK) {
+            run_free(&r);
+            return st;
+        }
+    }
+
     double warm_steps = cfg->train.kl_warmup_epochs * (double)nb;
+    double cap_steps = cfg->train.kl_capacity_epochs * (double)nb;
     float beta = (float)cfg->model.beta;
     for (int epoch = r.state.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
         memcpy(r.order, r.base, r.n_fit * sizeof(size_t));
         ae_rng_shuffle(&r.state.rng, r.order, r.n_fit);
-        double t0 = now_seconds(), sum_loss = 0, sum_recon = 0, sum_kl = 0, beta_now = beta;
+        double t0 = now_seconds(), sum_loss = 0, sum_recon = 0, sum_kl = 0, sum_kl2 = 0,
+               sum_reg = 0, beta_now = beta;
         for (size_t b = 0; b < nb; b++) {
             size_t first = b * B, rows = r.n_fit - first < B ? r.n_fit - first : B;
-            beta_now = warm_steps > 0 ? beta * fmin(1.0, (double)r.state.step / warm_steps) : beta;
+            double step = (double)r.state.step;
+            beta_now = warm_steps > 0 ? beta * fmin(1.0, step / warm_steps) : beta;
             ae_batch_gather(&r.train, r.order + first, 0, rows, m->scale, m->shift,
                             cfg->data.binarize, &r.state.rng, r.xbuf);
+            const int32_t *y = batch_labels(m, &r.train, r.order + first, 0, rows, r.ybuf);
+            const float *input = r.xbuf;
+            if (r.xin) { /* denoising: the encoder sees a corrupted copy */
+                ae_noise_apply(cfg, r.lo, r.hi, &r.state.rng, r.xbuf, r.xin, rows, D);
+                input = r.xin;
+            }
             memset(m->grads, 0, m->n_params * sizeof(float));
             ae_loss l;
-            ae_model_forward(m, rows, r.xbuf, r.xbuf, &r.state.rng, (float)beta_now, &l);
+            ae_model_forward(m, rows, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
             if (!isfinite(l.loss)) {
                 ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "
                                   "of %zu (train.lr=%g); %s", isnan(l.loss) ? "NaN" : "infinite",
@@ -353,12 +438,21 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
                 run_free(&r);
                 return AE_ERR_NUMERIC;
             }
-            ae_model_backward(m);
+            /* KL weight: beta (ramped by the warm-up), or with a capacity C
+             * (Burgess et al. 2018) the gradient of beta*|KL - C|. */
+            float kl_weight = (float)beta_now;
+            if (cfg->train.kl_capacity > 0) {
+                double c = cfg->train.kl_capacity * (cap_steps > 0 ? fmin(1.0, step / cap_steps) : 1.0);
+                kl_weight = l.kl > c ? (float)beta_now : l.kl < c ? -(float)beta_now : 0.0f;
+            }
+            ae_model_backward(m, kl_weight);
             ae_optim_step(&r.optim, m->params, m->grads);
             r.state.step++;
             sum_loss += l.loss * (double)rows;
             sum_recon += l.recon * (double)rows;
             sum_kl += l.kl * (double)rows;
+            sum_kl2 += l.kl2 * (double)rows;
+            sum_reg += l.reg * (double)rows;
             if (hooks && hooks->on_batch) {
                 double el = now_seconds() - t0;
                 size_t done = first + rows;
@@ -374,7 +468,9 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
         e.beta = beta_now;
         e.train_recon = sum_recon / (double)r.n_fit;
         e.train_kl = sum_kl / (double)r.n_fit;
-        e.train_loss = e.train_recon + (double)beta * e.train_kl;
+        e.train_kl2 = sum_kl2 / (double)r.n_fit;
+        e.train_reg = sum_reg / (double)r.n_fit;
+        e.train_loss = e.train_recon + (double)beta * e.train_kl + e.train_reg;
         e.seconds = seconds;
         e.examples_per_sec = seconds > 0 ? (double)r.n_fit / seconds : 0.0;
         /* Evaluation noise comes from a stream per epoch, so evaluating (or
@@ -384,7 +480,7 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
         ae_loss l;
         if (r.n_val) {
             ae_evaluate(m, &r.train, r.val_idx, r.n_val, cfg->data.binarize, &eval_rng,
-                        &eval_rng, beta, r.xbuf, &l);
+                        &eval_rng, beta, r.xbuf, r.ybuf, &l);
             e.has_val = 1;
             e.val_loss = l.loss;
             e.val_recon = l.recon;
@@ -392,13 +488,15 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
         }
         if (r.test.n) {
             ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, &eval_rng,
-                        beta, r.xbuf, &l);
+                        beta, r.xbuf, r.ybuf, &l);
             e.has_test = 1;
             e.test_loss = l.loss;
             e.test_recon = l.recon;
             e.test_kl = l.kl;
+            e.test_kl2 = l.kl2;
+            e.test_reg = l.reg;
             ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, NULL, beta,
-                        r.xbuf, &l);
+                        r.xbuf, r.ybuf, &l);
             e.test_loss_mu = l.loss;
         }
         r.state.epoch = epoch;

@@ -30,10 +30,10 @@ static void fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)
 }
 
 /* L = sum(R .* y): dL/dy = R, so backward(dy = R) must give dL/dparams. */
-static double dense_objective(const ae_dense *l, const float *params, size_t B, const float *x,
+static double dense_objective(const ae_layer *l, const float *params, size_t B, const float *x,
                               const float *R, float *y)
 {
-    ae_dense_forward(l, params, B, x, y);
+    ae_dense_forward(l, params, B, x, NULL, y);
     double s = 0;
     for (size_t i = 0; i < B * l->out; i++)
         s += (double)R[i] * y[i];
@@ -43,7 +43,7 @@ static double dense_objective(const ae_dense *l, const float *params, size_t B, 
 static void check_dense(ae_activation act)
 {
     enum { B = 4, IN = 5, OUT = 3 };
-    ae_dense l = {IN, OUT, 0, IN * OUT, act};
+    ae_layer l = {IN, OUT, 0, IN * OUT, act, 0, false};
     float params[IN * OUT + OUT], grads[IN * OUT + OUT] = {0};
     float x[B * IN], R[B * OUT], y[B * OUT], dy[B * OUT], dx[B * IN];
     ae_rng r;
@@ -51,9 +51,9 @@ static void check_dense(ae_activation act)
     fill_uniform(&r, params, IN * OUT + OUT, -1, 1);
     fill_uniform(&r, x, B * IN, -1, 1);
     fill_uniform(&r, R, B * OUT, -1, 1);
-    ae_dense_forward(&l, params, B, x, y);
+    ae_dense_forward(&l, params, B, x, NULL, y);
     memcpy(dy, R, sizeof dy);
-    ae_dense_backward(&l, params, grads, B, x, y, dy, dx);
+    ae_dense_backward(&l, params, grads, B, x, NULL, y, dy, NULL, dx);
     for (size_t i = 0; i < IN * OUT + OUT; i++) {
         float keep = params[i];
         params[i] = keep + FD_H;
@@ -84,22 +84,22 @@ START_TEST(backward_accumulates)
 {
     /* Two backward passes into the same buffers give twice the gradient. */
     enum { B = 3, IN = 4, OUT = 2 };
-    ae_dense l = {IN, OUT, 0, IN * OUT, AE_ACT_TANH};
+    ae_layer l = {IN, OUT, 0, IN * OUT, AE_ACT_TANH, 0, false};
     float params[IN * OUT + OUT], g1[IN * OUT + OUT] = {0}, g2[IN * OUT + OUT] = {0};
     float x[B * IN], y[B * OUT], dy[B * OUT];
     ae_rng r;
     ae_rng_seed(&r, 7);
     fill_uniform(&r, params, IN * OUT + OUT, -1, 1);
     fill_uniform(&r, x, B * IN, -1, 1);
-    ae_dense_forward(&l, params, B, x, y);
+    ae_dense_forward(&l, params, B, x, NULL, y);
     for (int k = 0; k < 2; k++) {
         for (size_t i = 0; i < B * OUT; i++)
             dy[i] = 1.0f;
-        ae_dense_backward(&l, params, g2, B, x, y, dy, NULL);
+        ae_dense_backward(&l, params, g2, B, x, NULL, y, dy, NULL, NULL);
     }
     for (size_t i = 0; i < B * OUT; i++)
         dy[i] = 1.0f;
-    ae_dense_backward(&l, params, g1, B, x, y, dy, NULL);
+    ae_dense_backward(&l, params, g1, B, x, NULL, y, dy, NULL, NULL);
     for (size_t i = 0; i < IN * OUT + OUT; i++)
         ck_assert_float_eq_tol(g2[i], 2 * g1[i], 1e-5);
 }
@@ -225,7 +225,7 @@ static double model_loss(ae_model *m, size_t B, const float *x, float beta)
     ae_rng eps;
     ae_rng_seed(&eps, 1234);
     ae_loss l;
-    ae_model_forward(m, B, x, x, m->type == AE_MODEL_VAE ? &eps : NULL, beta, &l);
+    ae_model_forward(m, B, x, x, NULL, m->type == AE_MODEL_VAE ? &eps : NULL, beta, &l);
     return l.loss * (double)B; /* sum over the batch: larger, better-scaled differences */
 }
 
@@ -255,7 +255,7 @@ static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act
     float beta = 0.7f;
     model_loss(&m, B, x, beta);
     memset(m.grads, 0, m.n_params * sizeof(float));
-    ae_model_backward(&m);
+    ae_model_backward(&m, beta);
     float *g = malloc(m.n_params * sizeof(float));
     memcpy(g, m.grads, m.n_params * sizeof(float));
     for (size_t i = 0; i < m.n_params; i++) {
@@ -334,15 +334,15 @@ START_TEST(logvar_clamp_blocks_gradient)
     ae_model m;
     ck_assert_int_eq(ae_model_init(&m, &cfg, 2, 1, NULL), AE_OK);
     /* no hidden layers: enc[0] is the head [2 x 2]; logvar bias huge */
-    m.params[m.enc[0].b_off + 1] = 100.0f;
+    m.params[m.enc.layer[0].b_off + 1] = 100.0f;
     float x[2] = {0.5f, 0.5f};
     ae_rng eps;
     ae_rng_seed(&eps, 1);
-    ae_model_forward(&m, 1, x, x, &eps, 1.0f, NULL);
-    ck_assert_float_eq(m.enc_out[0][1], AE_LOGVAR_MAX);
+    ae_model_forward(&m, 1, x, x, NULL, &eps, 1.0f, NULL);
+    ck_assert_float_eq(m.enc.out[0][1], AE_LOGVAR_MAX);
     memset(m.grads, 0, m.n_params * sizeof(float));
-    ae_model_backward(&m);
-    ck_assert_float_eq(m.grads[m.enc[0].b_off + 1], 0.0f);
+    ae_model_backward(&m, 1.0f);
+    ck_assert_float_eq(m.grads[m.enc.layer[0].b_off + 1], 0.0f);
     ae_model_free(&m);
 }
 END_TEST

@@ -71,11 +71,11 @@ START_TEST(overfits_a_small_batch)
     ae_loss first, last;
     for (int step = 0; step < 600; step++) {
         memset(m.grads, 0, m.n_params * sizeof(float));
-        ae_model_forward(&m, B, x, x, NULL, 1.0f, step == 0 ? &first : &last);
-        ae_model_backward(&m);
+        ae_model_forward(&m, B, x, x, NULL, NULL, 1.0f, step == 0 ? &first : &last);
+        ae_model_backward(&m, 1.0f);
         ae_optim_step(&o, m.params, m.grads);
     }
-    ae_model_forward(&m, B, x, x, NULL, 1.0f, &last);
+    ae_model_forward(&m, B, x, x, NULL, NULL, 1.0f, &last);
     /* 16 random binary rows of 24 bits start near 24*log(2) = 16.6 nats and
      * must be memorised almost exactly by a 6-unit code. */
     ck_assert_msg(last.loss < first.loss / 20, "loss went from %g to %g", first.loss, last.loss);
@@ -101,8 +101,8 @@ static void trained_state(ae_config *c, ae_model *m, ae_optim *o, ae_train_state
         x[i] = ae_rng_uniform(&s->rng);
     for (int step = 0; step < 3; step++) {
         memset(m->grads, 0, m->n_params * sizeof(float));
-        ae_model_forward(m, 4, x, x, &s->rng, 1.0f, NULL);
-        ae_model_backward(m);
+        ae_model_forward(m, 4, x, x, NULL, &s->rng, 1.0f, NULL);
+        ae_model_backward(m, 1.0f);
         ae_optim_step(o, m->params, m->grads);
     }
     s->epoch = 3;
@@ -272,7 +272,7 @@ START_TEST(trainer_end_to_end)
     c.train.epochs = 15;
     c.train.batch_size = 20;
     c.model.latent = 2;
-    ae_train_hooks hooks = {NULL, NULL, count_epoch, NULL};
+    ae_train_hooks hooks = {NULL, NULL, NULL, count_epoch, NULL};
     ae_error err = {{0}};
     epochs_seen = 0;
     ck_assert_msg(ae_train(&c, NULL, &hooks, &err) == AE_OK, "%s", err.msg);

@@ -24,6 +24,10 @@ void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale 
 void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,
                      float *hi);
 
+/* Per feature: the smallest and largest scaled value, lo/hi [ds->dim]. */
+void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const float *shift,
+                             float *lo, float *hi);
+
 /* out [B x dim] = scaled rows idx[0..B) (rows 0..B-1 when idx is NULL,
  * starting at row `first`), then binarised: fixed thresholds at 0.5,
  * dynamic draws each value as a Bernoulli(value) sample from rng. */

@@ -7,6 +7,7 @@
 #define AE_PICTURES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ae/model.h"
 #include "ae/rng.h"
@@ -16,21 +17,24 @@
  * when D is a perfect square, else a strip 1 pixel high. */
 void ae_picture_shape(const ae_model *m, size_t *h, size_t *w);
 
+/* Labels arguments: [n] class labels for a cvae, NULL for other models. */
+
 /* x [n x D] (scaled inputs): rows of `cols` originals, each followed by a row
  * of their reconstructions (z = mu). */
-ae_status ae_picture_recon(const char *path, ae_model *m, const float *x, size_t n, size_t cols,
-                           ae_error *err);
+ae_status ae_picture_recon(const char *path, ae_model *m, const float *x,
+                           const int32_t *labels, size_t n, size_t cols, ae_error *err);
 
 /* Decodes z [n x L] and tiles the means into `cols` columns. */
-ae_status ae_picture_decode(const char *path, ae_model *m, const float *z, size_t n,
-                            size_t cols, ae_error *err);
+ae_status ae_picture_decode(const char *path, ae_model *m, const float *z,
+                            const int32_t *labels, size_t n, size_t cols, ae_error *err);
 
 /* A side x side grid over latent dimensions (dim_a, dim_b), the others 0,
- * at the normal quantiles linspace(p, 1-p, side) (p = 0.05 is classic). */
+ * at the normal quantiles linspace(p, 1-p, side) (p = 0.05 is classic);
+ * label: the class every tile is decoded as (cvae), ignored otherwise. */
 ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t dim_a,
-                              size_t dim_b, double p, ae_error *err);
+                              size_t dim_b, double p, int32_t label, ae_error *err);
 
 /* Decodes z [n x L] in chunks of the model's batch into out [n x D]. */
-void ae_decode_all(ae_model *m, const float *z, size_t n, float *out);
+void ae_decode_all(ae_model *m, const float *z, const int32_t *labels, size_t n, float *out);
 
 #endif

@@ -40,12 +40,22 @@ typedef struct {
     int has_test;
     double test_loss, test_recon, test_kl; /* z sampled from q(z|x) */
     double test_loss_mu;                   /* z = mu */
+    double train_reg, test_reg;            /* sparsity / contractive penalties (ae) */
+    double train_kl2, test_kl2;            /* hvae: the KL of z2 (part of *_kl) */
     double seconds, examples_per_sec;      /* training part of the epoch */
     const char *checkpoint;                /* written this epoch, or NULL */
 } ae_epoch_metrics;
 
 typedef struct {
+    int stage, stages;       /* greedy pretraining: stage k of n (1-based) */
+    size_t in, out;          /* the layer it trains */
+    int epoch, epochs;
+    double loss;             /* mean reconstruction loss of the stage's epoch */
+} ae_pretrain_progress;
+
+typedef struct {
     void (*on_start)(void *ctx, const ae_run_info *info);
+    void (*on_pretrain)(void *ctx, const ae_pretrain_progress *p);
     void (*on_batch)(void *ctx, const ae_progress *p);
     void (*on_epoch)(void *ctx, const ae_epoch_metrics *m);
     void *ctx;
@@ -58,10 +68,16 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
 
 /* Mean loss terms over examples idx[0..n) of ds (rows 0..n-1 when idx NULL),
  * in batches of the model's size, with z sampled from eps_rng (or z = mu when
- * NULL) and the given binarisation (dynamic draws from bin_rng). */
+ * NULL) and the given binarisation (dynamic draws from bin_rng).  A cvae
+ * takes its labels from ds.  xbuf: [max_batch x D]; ybuf: [max_batch]. */
 void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
                  ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
-                 ae_loss *out);
+                 int32_t *ybuf, ae_loss *out);
+
+/* Checks that a cvae's data has labels in [0, classes): key names the
+ * spec key of the file (data.train, data.test) for the message. */
+ae_status ae_check_labels(const ae_config *cfg, const ae_dataset *ds, const char *key,
+                          const char *path, ae_error *err);
 
 /* Loads data file + optional labels + limit, as the spec's data section says. */
 ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,

@@ -121,6 +121,20 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (m.classes && !ds.labels) {
+        cli_error("%s is a conditional VAE: encoding needs each example's label (--labels FILE, "
+                  "or a CSV with data.csv.label_column)", model_path);
+        rc = 2;
+        goto out;
+    }
+    if (m.classes) {
+        ae_error lerr = {{0}};
+        st = ae_check_labels(&cfg, &ds, "--labels", labels_path ? labels_path : data_path, &lerr);
+        if (st != AE_OK) {
+            rc = cli_fail(st, &lerr);
+            goto out;
+        }
+    }
     size_t L = m.latent, k = with_logvar ? 2 * L : L;
     x = malloc(ENCODE_BATCH * m.input_dim * sizeof(float));
     codes = malloc(ds.n * k * sizeof(float)); /* [n x k]: mu (or z), then logvar */
@@ -148,7 +162,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ds.n; i += ENCODE_BATCH) {
         size_t b = ds.n - i < ENCODE_BATCH ? ds.n - i : ENCODE_BATCH;
         ae_batch_gather(&ds, NULL, i, b, m.scale, m.shift, bin, NULL, x);
-        ae_model_encode(&m, b, x, mu, lv);
+        ae_model_encode(&m, b, x, m.classes ? ds.labels + i : NULL, mu, lv);
         if (sample && m.type == AE_MODEL_VAE) {
             ae_rng_normal_fill(&rng, eps, b * L);
             for (size_t q = 0; q < b * L; q++)

@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "  --from-codes FILE   decode these codes instead of sampling: a CSV with columns\n"
             "                      z0..z{k-1} (aeencode's output) or exactly k numbers a row;\n"
             "                      works for autoencoders too\n"
+            "  --class C|all       conditional VAE: generate class C, or with 'all' (the\n"
+            "                      default) --n samples of every class, one row per class\n"
             "  --threads N         BLAS threads (0 = all cores, the default)\n"
             "  --help, --version\n"
             "\n"
@@ -62,7 +64,7 @@ int main(int argc, char **argv)
 {
     cli_prog = "aesample";
     const char *model_path = NULL, *out_path = "samples.png", *csv_path = NULL;
-    const char *codes_path = NULL, *v;
+    const char *codes_path = NULL, *class_arg = NULL, *v;
     long n = 64, cols = 0, threads = 0;
     double temperature = 1.0;
     uint64_t seed = 1;
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
                    (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
                    (r = cli_opt(argc, argv, &i, "--csv", &csv_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--from-codes", &codes_path))) {
+                   (r = cli_opt(argc, argv, &i, "--from-codes", &codes_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--class", &class_arg))) {
             if (r < 0)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--n", &v)) != 0) {
@@ -114,20 +117,42 @@ int main(int argc, char **argv)
         return cli_fail(st, &err);
     int rc = 0;
     float *z = NULL, *y = NULL;
+    int32_t *labels = NULL;
     size_t count = (size_t)n, L = m.latent;
+    long cls = -1; /* -1: every class */
+    if (class_arg && !m.classes) {
+        cli_error("--class is for conditional VAEs; %s is a %s", model_path,
+                  ae_model_type_name(m.type));
+        rc = 2;
+        goto out;
+    }
+    if (class_arg && strcmp(class_arg, "all") != 0 &&
+        !cli_parse_long("--class", class_arg, 0, (long)m.classes - 1, &cls)) {
+        rc = 2;
+        goto out;
+    }
     if (codes_path) {
         st = ae_codes_load(codes_path, L, &z, &count, &err);
         if (st != AE_OK) {
             rc = cli_fail(st, &err);
             goto out;
         }
-    } else if (m.type != AE_MODEL_VAE) {
+        if (m.classes && cls < 0) {
+            cli_error("decoding codes with a conditional VAE needs one class: --class C");
+            rc = 2;
+            goto out;
+        }
+    } else if (m.type == AE_MODEL_AE) {
         cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample from; "
                   "decode chosen codes with --from-codes FILE", model_path,
                   ae_model_type_name(m.type));
         rc = 2;
         goto out;
     } else {
+        if (m.classes && cls < 0) { /* n per class, one row per class */
+            cols = n;
+            count = (size_t)n * m.classes;
+        }
         z = malloc(count * L * sizeof(float));
         if (!z) {
             cli_error("out of memory for %zu samples", count);
@@ -136,13 +161,21 @@ int main(int argc, char **argv)
         }
         ae_rng rng;
         ae_rng_seed(&rng, seed);
-        ae_rng_normal_fill(&rng, z, count * L);
-        for (size_t i = 0; i < count * L; i++)
-            z[i] *= (float)temperature;
+        ae_model_prior_sample(&m, count, &rng, (float)temperature, z);
+    }
+    if (m.classes) {
+        labels = malloc(count * sizeof(int32_t));
+        if (!labels) {
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        for (size_t i = 0; i < count; i++)
+            labels[i] = cls >= 0 ? (int32_t)cls : (int32_t)(i / (size_t)n);
     }
     if (!cols)
         cols = (long)ceil(sqrt((double)count));
-    st = ae_picture_decode(out_path, &m, z, count, (size_t)cols, &err);
+    st = ae_picture_decode(out_path, &m, z, labels, count, (size_t)cols, &err);
     if (st == AE_OK && csv_path) {
         y = malloc(count * m.input_dim * sizeof(float));
         if (!y) {
@@ -150,7 +183,7 @@ int main(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        ae_decode_all(&m, z, count, y);
+        ae_decode_all(&m, z, labels, count, y);
         st = write_csv(csv_path, &m, y, count, &err);
     }
     if (st != AE_OK)
@@ -158,6 +191,7 @@ int main(int argc, char **argv)
 out:
     free(z);
     free(y);
+    free(labels);
     ae_model_free(&m);
     return rc;
 }

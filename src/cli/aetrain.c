@@ -76,6 +76,14 @@ static void on_start(void *vctx, const ae_run_info *info)
         fprintf(stderr, "aetrain: resuming after epoch %d\n", info->start_epoch - 1);
 }
 
+static void on_pretrain(void *vctx, const ae_pretrain_progress *p)
+{
+    progress_ctx *c = vctx;
+    if (!c->quiet)
+        fprintf(stderr, "pretrain stage %d/%d (%zu -> %zu)  epoch %d/%d  loss %.4f\n", p->stage,
+                p->stages, p->in, p->out, p->epoch, p->epochs, p->loss);
+}
+
 static void on_batch(void *vctx, const ae_progress *p)
 {
     progress_ctx *c = vctx;
@@ -101,13 +109,24 @@ static void on_epoch(void *vctx, const ae_epoch_metrics *e)
         return;
     if (c->tty)
         fputs("\r\033[K", stderr);
-    fprintf(stderr, "epoch %d/%d  train %.4f (recon %.4f, kl %.4f)", e->epoch, c->epochs,
+    fprintf(stderr, "epoch %d/%d  train %.4f (recon %.4f, kl %.4f", e->epoch, c->epochs,
             e->train_loss, e->train_recon, e->train_kl);
+    if (e->train_kl2 > 0)
+        fprintf(stderr, " of which z2 %.4f", e->train_kl2);
+    if (e->train_reg > 0)
+        fprintf(stderr, ", penalty %.4f", e->train_reg);
+    fputc(')', stderr);
     if (e->has_val)
         fprintf(stderr, "  val %.4f (recon %.4f, kl %.4f)", e->val_loss, e->val_recon, e->val_kl);
-    if (e->has_test)
-        fprintf(stderr, "  test %.4f (recon %.4f, kl %.4f; z=mu %.4f)", e->test_loss,
-                e->test_recon, e->test_kl, e->test_loss_mu);
+    if (e->has_test) {
+        fprintf(stderr, "  test %.4f (recon %.4f, kl %.4f", e->test_loss, e->test_recon,
+                e->test_kl);
+        if (e->test_kl2 > 0)
+            fprintf(stderr, " of which z2 %.4f", e->test_kl2);
+        if (e->test_reg > 0)
+            fprintf(stderr, ", penalty %.4f", e->test_reg);
+        fprintf(stderr, "; z=mu %.4f)", e->test_loss_mu);
+    }
     fprintf(stderr, "  %.2fs %.0f ex/s\n", e->seconds, e->examples_per_sec);
 }
 
@@ -226,7 +245,7 @@ int main(int argc, char **argv)
     }
     ctx.tty = cli_stderr_is_tty();
     ctx.epochs = cfg.train.epochs;
-    ae_train_hooks hooks = {on_start, on_batch, on_epoch, &ctx};
+    ae_train_hooks hooks = {on_start, on_pretrain, on_batch, on_epoch, &ctx};
     st = ae_train(&cfg, resume, &hooks, &err);
     if (st != AE_OK) {
         if (ctx.tty && !ctx.quiet)

@@ -1,0 +1,22 @@
+/* Input corruption for denoising autoencoders.  The corrupted copy goes to
+ * the encoder; the clean input stays the target.  Applied only in training,
+ * with the run's generator. */
+#ifndef AE_NOISE_H
+#define AE_NOISE_H
+
+#include <stddef.h>
+
+#include "ae/config.h"
+#include "ae/rng.h"
+
+/* out [B x D] = x corrupted as model.noise says:
+ *   gaussian     x + std * N(0, 1)
+ *   masking      0 with probability p, else x
+ *   salt_pepper  with probability p, lo[j] or hi[j] (half each), else x,
+ *                where lo/hi are feature j's smallest and largest (scaled)
+ *                training values
+ * none copies x. */
+void ae_noise_apply(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
+                    const float *x, float *out, size_t B, size_t D);
+
+#endif

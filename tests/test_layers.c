@@ -218,22 +218,24 @@ START_TEST(kl_gradient_and_value)
 }
 END_TEST
 
-/* The whole model: every parameter, with the same eps in every evaluation
- * (the eps generator is re-seeded before each forward pass). */
+/* The whole model: every parameter, with the same noise in every evaluation
+ * (the generator is re-seeded before each forward pass, so eps, eps2 and
+ * the contractive probes repeat). */
+static const int32_t LABELS[3] = {2, 0, 1};
+
 static double model_loss(ae_model *m, size_t B, const float *x, float beta)
 {
-    ae_rng eps;
-    ae_rng_seed(&eps, 1234);
+    ae_rng rng;
+    ae_rng_seed(&rng, 1234);
     ae_loss l;
-    ae_model_forward(m, B, x, x, NULL, m->type == AE_MODEL_VAE ? &eps : NULL, beta, &l);
+    ae_model_forward(m, B, x, x, m->classes ? LABELS : NULL, &rng, beta, &l);
     return l.loss * (double)B; /* sum over the batch: larger, better-scaled differences */
 }
 
-static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act)
+static ae_config small_config(ae_model_type type, ae_likelihood lik, ae_activation act)
 {
-    enum { B = 3, D = 6 };
     ae_config cfg;
-    memset(&cfg, 0, sizeof cfg);
+    ae_config_defaults(&cfg);
     cfg.model.type = type;
     cfg.model.likelihood = lik;
     cfg.model.activation = act;
@@ -243,8 +245,14 @@ static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act
     cfg.model.n_decoder = 1;
     cfg.model.decoder[0] = 4;
     cfg.model.latent = 3;
+    return cfg;
+}
+
+static void check_model_cfg(const ae_config *cfg, const char *what)
+{
+    enum { B = 3, D = 6 };
     ae_model m;
-    ck_assert_int_eq(ae_model_init(&m, &cfg, D, B, NULL), AE_OK);
+    ck_assert_int_eq(ae_model_init(&m, cfg, D, B, NULL), AE_OK);
     ae_rng r;
     ae_rng_seed(&r, 11);
     ae_model_init_weights(&m, &r);
@@ -265,10 +273,16 @@ static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act
         m.params[i] = keep - FD_H;
         double down = model_loss(&m, B, x, beta);
         m.params[i] = keep;
-        check_close((double)g[i] * B, (up - down) / (2 * FD_H), "model param", i);
+        check_close((double)g[i] * B, (up - down) / (2 * FD_H), what, i);
     }
     free(g);
     ae_model_free(&m);
+}
+
+static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act)
+{
+    ae_config cfg = small_config(type, lik, act);
+    check_model_cfg(&cfg, "model param");
 }
 
 START_TEST(model_vae_bernoulli)
@@ -288,6 +302,132 @@ START_TEST(model_ae_both_likelihoods)
 {
     check_model(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_SIGMOID);
     check_model(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_LEAKY_RELU);
+}
+END_TEST
+
+START_TEST(model_tied)
+{
+    /* shared weights get gradient from both their uses */
+    ae_config c = small_config(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.n_decoder = 2; /* mirrored: encoder [5, 4], decoder [4, 5] */
+    c.model.decoder[0] = 4;
+    c.model.decoder[1] = 5;
+    c.model.tied = true;
+    check_model_cfg(&c, "tied ae");
+    c.model.type = AE_MODEL_VAE;
+    check_model_cfg(&c, "tied vae");
+}
+END_TEST
+
+START_TEST(model_cvae)
+{
+    ae_config c = small_config(AE_MODEL_CVAE, AE_LIK_BERNOULLI, AE_ACT_ELU);
+    c.model.classes = 3;
+    check_model_cfg(&c, "cvae");
+}
+END_TEST
+
+START_TEST(model_hvae)
+{
+    ae_config c = small_config(AE_MODEL_HVAE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.latent2 = 2;
+    c.model.n_hidden2 = 1;
+    c.model.hidden2[0] = 4;
+    check_model_cfg(&c, "hvae");
+    c.model.likelihood = AE_LIK_GAUSSIAN;
+    c.model.n_hidden2 = 0;
+    check_model_cfg(&c, "hvae gaussian, no hidden2");
+}
+END_TEST
+
+START_TEST(model_sparsity)
+{
+    ae_config c = small_config(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.sparsity.type = AE_SPARSE_L1;
+    c.model.sparsity.weight = 0.3;
+    check_model_cfg(&c, "l1 sparsity");
+    c.model.code_activation = AE_ACT_SIGMOID;
+    c.model.sparsity.type = AE_SPARSE_KL;
+    c.model.sparsity.rho = 0.1;
+    c.model.sparsity.weight = 0.5;
+    check_model_cfg(&c, "kl sparsity");
+    c.model.code_activation = AE_ACT_LINEAR;
+    c.model.sparsity.type = AE_SPARSE_TOPK;
+    c.model.latent = 6;
+    c.model.sparsity.k = 3;
+    check_model_cfg(&c, "topk");
+}
+END_TEST
+
+START_TEST(model_contractive)
+{
+    /* one layer: the closed form, under every smooth code activation */
+    ae_activation acts[] = {AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_ELU, AE_ACT_LINEAR};
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        ae_config c = small_config(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+        c.model.n_encoder = 0;
+        c.model.code_activation = acts[k];
+        c.model.contractive = 0.4;
+        check_model_cfg(&c, "contractive, one layer");
+    }
+    /* deeper: the Hutchinson estimate with fixed probes, differentiated
+     * through the tangent pass (second derivatives of the activations) */
+    ae_config c = small_config(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_TANH);
+    c.model.code_activation = AE_ACT_SIGMOID;
+    c.model.contractive = 0.4;
+    c.model.contractive_samples = 2;
+    check_model_cfg(&c, "contractive, deep tanh");
+    c.model.activation = AE_ACT_ELU;
+    check_model_cfg(&c, "contractive, deep elu");
+    c.model.sparsity.type = AE_SPARSE_L1; /* penalties combine */
+    c.model.sparsity.weight = 0.2;
+    check_model_cfg(&c, "contractive + l1");
+}
+END_TEST
+
+START_TEST(contractive_closed_form_matches_jacobian)
+{
+    /* The one-layer penalty equals ||J||_F^2 computed by finite differences
+     * of the code, and the deep estimator averages to it. */
+    enum { D = 6 };
+    ae_config c = small_config(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.contractive = 1.0;
+    c.model.contractive_samples = 1;
+    for (int deep = 0; deep < 2; deep++) {
+        c.model.n_encoder = deep ? 2 : 0;
+        c.model.code_activation = AE_ACT_SIGMOID;
+        ae_model m;
+        ck_assert_int_eq(ae_model_init(&m, &c, D, 1, NULL), AE_OK);
+        ae_rng r;
+        ae_rng_seed(&r, 21);
+        fill_uniform(&r, m.params, m.n_params, -1, 1);
+        float x[D], code_up[3], code_dn[3];
+        fill_uniform(&r, x, D, 0, 1);
+        double jf = 0; /* ||J||_F^2 by central differences in double-ish precision */
+        for (int i = 0; i < D; i++) {
+            float keep = x[i];
+            x[i] = keep + 1e-2f;
+            ae_model_encode(&m, 1, x, NULL, code_up, NULL);
+            x[i] = keep - 1e-2f;
+            ae_model_encode(&m, 1, x, NULL, code_dn, NULL);
+            x[i] = keep;
+            for (int j = 0; j < 3; j++) {
+                double d = (code_up[j] - code_dn[j]) / 2e-2;
+                jf += d * d;
+            }
+        }
+        double est = 0;
+        int trials = deep ? 4000 : 1;
+        for (int t = 0; t < trials; t++) {
+            ae_loss l;
+            ae_model_forward(&m, 1, x, x, NULL, &r, 0, &l);
+            est += l.reg;
+        }
+        est /= trials;
+        ck_assert_msg(fabs(est - jf) < (deep ? 0.05 : 0.002) * jf + 1e-6,
+                      "%s: penalty %g vs ||J||^2 %g", deep ? "deep" : "one layer", est, jf);
+        ae_model_free(&m);
+    }
 }
 END_TEST
 
@@ -362,6 +502,12 @@ static Suite *suite(void)
     tcase_add_loop_test(t, model_vae_bernoulli, AE_ACT_RELU, AE_ACT_LINEAR + 1);
     tcase_add_test(t, model_vae_gaussian);
     tcase_add_test(t, model_ae_both_likelihoods);
+    tcase_add_test(t, model_tied);
+    tcase_add_test(t, model_cvae);
+    tcase_add_test(t, model_hvae);
+    tcase_add_test(t, model_sparsity);
+    tcase_add_test(t, model_contractive);
+    tcase_add_test(t, contractive_closed_form_matches_jacobian);
     tcase_add_test(t, param_views_cover_block);
     tcase_add_test(t, logvar_clamp_blocks_gradient);
     suite_add_tcase(s, t);

@@ -161,6 +161,24 @@ ae_status ae_write_file_atomic(const char *path, const void *data, size_t size, 
     return ae_atomic_commit(&f, err);
 }
 
+ae_status ae_open_input(const char *path, FILE **fp, unsigned long long *size, ae_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ae_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return AE_ERR_INPUT;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        ae_error_set(err, "%s: not a regular file", path);
+        fclose(f);
+        return AE_ERR_INPUT;
+    }
+    *fp = f;
+    *size = (unsigned long long)sb.st_size;
+    return AE_OK;
+}
+
 ae_status ae_mkdir_p(const char *path, ae_error *err)
 {
     char *p = dup_str(path);

@@ -179,23 +179,17 @@ done:
 
 static ae_status read_whole(const char *path, unsigned char **buf, size_t *size, ae_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        ae_error_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return AE_ERR_INPUT;
-    }
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        ae_error_set(err, "%s: not a regular file", path);
-        fclose(fp);
-        return AE_ERR_INPUT;
-    }
-    if ((unsigned long long)sb.st_size > SIZE_MAX) {
+    FILE *fp;
+    unsigned long long file_size;
+    ae_status st = ae_open_input(path, &fp, &file_size, err);
+    if (st != AE_OK)
+        return st;
+    if (file_size > SIZE_MAX) {
         ae_error_set(err, "%s: file too large", path);
         fclose(fp);
         return AE_ERR_INPUT;
     }
-    size_t n = (size_t)sb.st_size;
+    size_t n = (size_t)file_size;
     unsigned char *b = malloc(n ? n : 1);
     if (!b) {
         ae_error_set(err, "%s: out of memory for a %zu-byte file", path, n);

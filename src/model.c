@@ -419,6 +419,23 @@ static double sparsity_penalty(const ae_model *m, const float *h, size_t B, doub
  * with J v computed exactly by forward-mode tangents t_i = f_i' .* (W_i t_{i-1}),
  * t_{-1} = v.  The probes come from rng, whose state is kept so that backward
  * differentiates exactly the estimate forward computed. */
+/* J v for the probe in m->tan_v by forward-mode tangents through the encoder:
+ * u_i = W_i t_(i-1), t_i = f_i'(a_i) .* u_i, t_(-1) = v.  Returns t of the code. */
+static const float *tangent_pass(ae_model *m, size_t B)
+{
+    const ae_mlp *e = &m->enc;
+    const float *t = m->tan_v;
+    for (int i = 0; i < e->n; i++) {
+        const ae_layer *l = &e->layer[i];
+        ae_gemm(false, true, B, l->out, l->in, 1.0f, t, l->in, m->params + l->w_off, l->in, 0.0f,
+                m->tan_u[i], l->out);
+        for (size_t q = 0; q < B * l->out; q++)
+            m->tan_t[i][q] = ae_act_deriv(l->act, e->out[i][q]) * m->tan_u[i][q];
+        t = m->tan_t[i];
+    }
+    return t;
+}
+
 static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
 {
     const ae_mlp *e = &m->enc;
@@ -445,15 +462,7 @@ static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
     int K = m->contractive_samples;
     for (int k = 0; k < K; k++) {
         ae_rng_normal_fill(rng, m->tan_v, B * m->input_dim);
-        const float *t = m->tan_v;
-        for (int i = 0; i < e->n; i++) {
-            const ae_layer *l = &e->layer[i];
-            ae_gemm(false, true, B, l->out, l->in, 1.0f, t, l->in, m->params + l->w_off, l->in,
-                    0.0f, m->tan_u[i], l->out);
-            for (size_t q = 0; q < B * l->out; q++)
-                m->tan_t[i][q] = ae_act_deriv(l->act, e->out[i][q]) * m->tan_u[i][q];
-            t = m->tan_t[i];
-        }
+        const float *t = tangent_pass(m, B);
         size_t L = e->layer[e->n - 1].out;
         for (size_t r = 0; r < B; r++) {
             double row = 0;
@@ -502,15 +511,7 @@ static void contractive_backward(ae_model *m, size_t B)
     for (int k = 0; k < K; k++) {
         /* recompute this probe's tangents (forward kept only the last) */
         ae_rng_normal_fill(&rng, m->tan_v, B * m->input_dim);
-        const float *t = m->tan_v;
-        for (int i = 0; i < e->n; i++) {
-            const ae_layer *l = &e->layer[i];
-            ae_gemm(false, true, B, l->out, l->in, 1.0f, t, l->in, m->params + l->w_off, l->in,
-                    0.0f, m->tan_u[i], l->out);
-            for (size_t q = 0; q < B * l->out; q++)
-                m->tan_t[i][q] = ae_act_deriv(l->act, e->out[i][q]) * m->tan_u[i][q];
-            t = m->tan_t[i];
-        }
+        const float *t = tangent_pass(m, B);
         size_t L = e->layer[e->n - 1].out;
         float s = 2.0f * m->contractive / ((float)B * (float)K);
         for (size_t q = 0; q < B * L; q++)

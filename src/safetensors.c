@@ -457,18 +457,12 @@ static int parse_hex32(const char *s, unsigned long *out)
 static ae_status read_file_parts(const char *path, char **header, uint64_t *header_len,
                                  float **data, uint64_t *data_size, ae_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        ae_error_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return AE_ERR_INPUT;
-    }
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        ae_error_set(err, "%s: not a regular file", path);
-        fclose(fp);
-        return AE_ERR_INPUT;
-    }
-    uint64_t file_size = (uint64_t)sb.st_size;
+    FILE *fp;
+    unsigned long long size;
+    ae_status st = ae_open_input(path, &fp, &size, err);
+    if (st != AE_OK)
+        return st;
+    uint64_t file_size = (uint64_t)size;
     if (file_size < 8) {
         ae_error_set(err, "%s: truncated: the file has %" PRIu64 " bytes, fewer than the 8-byte "
                      "header length", path, file_size);

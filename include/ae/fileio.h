@@ -31,6 +31,10 @@ void ae_atomic_abort(ae_atomic_file *f);
 ae_status ae_write_file_atomic(const char *path, const void *data, size_t size,
                                ae_error *err);
 
+/* Opens a regular file for reading ("rb") and tells its size; missing files,
+ * folders and other non-regular files are AE_ERR_INPUT with the path named. */
+ae_status ae_open_input(const char *path, FILE **fp, unsigned long long *size, ae_error *err);
+
 /* Creates a folder and its parents (like mkdir -p).  AE_ERR_INPUT on failure. */
 ae_status ae_mkdir_p(const char *path, ae_error *err);
 

@@ -163,7 +163,7 @@ int main(int argc, char **argv)
         size_t b = ds.n - i < ENCODE_BATCH ? ds.n - i : ENCODE_BATCH;
         ae_batch_gather(&ds, NULL, i, b, m.scale, m.shift, bin, NULL, x);
         ae_model_encode(&m, b, x, m.classes ? ds.labels + i : NULL, mu, lv);
-        if (sample && m.type == AE_MODEL_VAE) {
+        if (sample && m.type != AE_MODEL_AE) { /* vae, cvae, hvae (z1): q is Gaussian */
             ae_rng_normal_fill(&rng, eps, b * L);
             for (size_t q = 0; q < b * L; q++)
                 mu[q] += expf(0.5f * lv[q]) * eps[q];

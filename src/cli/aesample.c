@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     size_t count = (size_t)n, L = m.latent;
     long cls = -1; /* -1: every class */
     if (class_arg && !m.classes) {
-        cli_error("--class is for conditional VAEs; %s is a %s", model_path,
-                  ae_model_type_name(m.type));
+        cli_error("--class is for conditional VAEs (model.type cvae); %s has model.type %s",
+                  model_path, ae_model_type_name(m.type));
         rc = 2;
         goto out;
     }

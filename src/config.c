@@ -837,6 +837,9 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
     bool h2_given;
     if ((st = rd_widths(v, s, "hidden2", c->model.hidden2, &c->model.n_hidden2, &h2_given)))
         return st;
+    if (h2_given && c->model.type != AE_MODEL_HVAE)
+        return fail(v, cJSON_GetObjectItemCaseSensitive(s, "hidden2"), "model.hidden2",
+                    "only used by model.type hvae (this is %s)", MODEL_TYPES[c->model.type]);
     if ((st = rd_int_field(v, s, "model", "classes", 0, AE_MAX_WIDTH, &c->model.classes)))
         return st;
     e = (int)c->model.code_activation;

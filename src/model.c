@@ -257,6 +257,14 @@ void ae_model_init_weights(ae_model *m, ae_rng *rng)
     for (int s = 0; s < 4; s++)
         for (int i = 0; i < stacks[s]->n; i++)
             init_layer(m->params, &stacks[s]->layer[i], m->init, rng);
+    if (m->type == AE_MODEL_HVAE) {
+        /* The learned prior p(z1|z2) starts as N(0, I): a zero output layer.
+         * Random weights chained through three networks would start it with
+         * log-variances of +-20 and a KL of 1e5..1e7 nats. */
+        const ae_layer *out = &m->prior.layer[m->prior.n - 1];
+        memset(m->params + out->w_off, 0, out->in * out->out * sizeof(float));
+        memset(m->params + out->b_off, 0, out->out * sizeof(float));
+    }
 }
 
 /* ------------------------------------------------------------ pieces */

@@ -710,6 +710,8 @@ START_TEST(test_variant_errors)
     combo_fails(o, 2, "spec.json: train.kl_capacity: needs a model with a KL term");
     const char *p[] = {"model.code_activation=sigmoid"};
     combo_fails(p, 1, "spec.json: model.code_activation: only for model.type ae");
+    const char *h2[] = {"model.hidden2=[64]"};
+    combo_fails(h2, 1, "model.hidden2=[64]: only used by model.type hvae (this is vae)");
     const char *q[] = {"model.type=cvae", "model.classes=3", "model.tied=true"};
     combo_fails(q, 3, "spec.json: model.tied: is for model.type ae or vae");
 }

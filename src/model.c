@@ -318,30 +318,34 @@ static void reparam_backward(const float *head, const float *eps, const float *d
     }
 }
 
-/* KL(N(m1, e^l1) || N(m2, e^l2)) summed over L dims, per row; rows of q and p
- * are [mu | logvar] of width 2L.  dq and dp (each optional) receive s times
- * the gradients with respect to q's and p's rows. */
-static double kl_gauss(const float *q, const float *p, size_t B, size_t L, double *per,
-                       float s, float *dq, float *dp)
+/* The z1 term of the hvae's ELBO, E[log q(z1|x) - log p(z1|z2)], with z2 drawn
+ * from q(z2|z1) at the sampled z1: the closed-form KL between q(z1|x) and
+ * p(z1|z2) would integrate over a z1 that z2 did not see, so instead the
+ * entropy of q(z1|x) is taken in closed form and log p(z1|z2) at the sample:
+ *   sum_j 1/2 (plv_j - lv_j - 1 + (z1_j - pmu_j)^2 exp(-plv_j)),
+ * an unbiased estimate.  q rows [mu | lv], p rows [pmu | plv], width 2L.
+ * With s != 0 adds s times the gradients: to dz1 [B x L] (the direct z1
+ * dependence), to dlv (rows of width 2L, offset L: the entropy's), and to
+ * dp (rows of width 2L).  Each destination may be NULL. */
+static double kl_z1(const float *q, const float *z1, const float *p, size_t B, size_t L,
+                    double *per, float s, float *dz1, float *dq, float *dp)
 {
     double total = 0;
     for (size_t r = 0; r < B; r++) {
-        const float *m1 = q + r * 2 * L, *l1 = m1 + L, *m2 = p + r * 2 * L, *l2 = m2 + L;
+        const float *lv = q + r * 2 * L + L, *pm = p + r * 2 * L, *pl = pm + L;
+        const float *z = z1 + r * L;
         double row = 0;
         for (size_t j = 0; j < L; j++) {
-            float d = m1[j] - m2[j], v1 = expf(l1[j]), inv2 = expf(-l2[j]);
-            row += 0.5 * ((double)l2[j] - l1[j] + (v1 + d * d) * inv2 - 1.0);
-            if (dq) {
-                float *dm1 = dq + r * 2 * L, *dl1 = dm1 + L;
-                dm1[j] += s * d * inv2;
-                if (!clamped(l1[j]))
-                    dl1[j] += s * 0.5f * (v1 * inv2 - 1.0f);
-            }
+            float d = z[j] - pm[j], inv = expf(-pl[j]);
+            row += 0.5 * ((double)pl[j] - lv[j] - 1.0 + (double)d * d * inv);
+            if (dz1)
+                dz1[r * L + j] += s * d * inv;
+            if (dq && !clamped(lv[j]))
+                dq[r * 2 * L + L + j] -= 0.5f * s;
             if (dp) {
-                float *dm2 = dp + r * 2 * L, *dl2 = dm2 + L;
-                dm2[j] -= s * d * inv2;
-                if (!clamped(l2[j]))
-                    dl2[j] += s * 0.5f * (1.0f - (v1 + d * d) * inv2);
+                dp[r * 2 * L + j] -= s * d * inv;
+                if (!clamped(pl[j]))
+                    dp[r * 2 * L + L + j] += s * 0.5f * (1.0f - d * d * inv);
             }
         }
         if (per)
@@ -577,7 +581,7 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
         float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, B, m->z2, NULL);
         clamp_logvar(p1, B, L);
         kl2 = ae_kl_normal(B, L2, h2, h2 + L2, 2 * L2, m->ex_kl2);
-        kl = kl_gauss(m->enc.out[m->enc.n - 1], p1, B, L, m->ex_kl, 0, NULL, NULL);
+        kl = kl_z1(m->enc.out[m->enc.n - 1], m->z, p1, B, L, m->ex_kl, 0, NULL, NULL, NULL);
         for (size_t r = 0; r < B; r++)
             m->ex_kl[r] += m->ex_kl2[r];
         kl += kl2;
@@ -638,18 +642,19 @@ void ae_model_backward(ae_model *m, float kl_weight)
     if (m->type == AE_MODEL_HVAE) {
         float s = kl_weight / (float)B;
         float *h2 = m->enc2.out[m->enc2.n - 1], *p1 = m->prior.out[m->prior.n - 1];
-        /* KL(q(z1|x) || p(z1|z2)) -> the prior's outputs -> z2 (S[3]) */
+        /* the z1 term -> the prior's outputs -> z2 (S[3]) */
         memset(S[0], 0, B * 2 * L * sizeof(float));
-        kl_gauss(head, p1, B, L, NULL, s, NULL, S[0]);
+        kl_z1(head, m->z, p1, B, L, NULL, s, NULL, NULL, S[0]);
         ae_mlp_backward(&m->prior, m->params, m->grads, B, m->z2, NULL, S[0], NULL, S[3], S[1]);
         /* z2 = mu2 + sigma2*eps2 with KL(q(z2|z1) || N(0, I)) -> q(z2|z1) -> z1 */
         reparam_backward(h2, m->eps2, S[3], B, L2, kl_weight, S[0]);
         ae_mlp_backward(&m->enc2, m->params, m->grads, B, m->z, NULL, S[0], NULL, S[3], S[1]);
         for (size_t q = 0; q < B * L; q++)
             dcode[q] += S[3][q];
-        /* z1 = mu1 + sigma1*eps1, and the z1 KL's own share of mu1/logvar1 */
+        /* the z1 term's direct share: through z1, and the entropy's logvar1 */
+        kl_z1(head, m->z, p1, B, L, NULL, s, dcode, NULL, NULL);
         reparam_backward(head, m->eps, dcode, B, L, 0.0f, S[0]);
-        kl_gauss(head, p1, B, L, NULL, s, S[0], NULL);
+        kl_z1(head, m->z, p1, B, L, NULL, s, NULL, S[0], NULL);
     } else {
         /* vae, cvae: through z = mu + sigma*eps and the KL into the head */
         reparam_backward(head, m->eps, dcode, B, L, kl_weight, S[0]);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build dependencies, checked (and installed on Debian as root) in one place.
 #
-# Run it:     scripts/deps.sh [-h|--help]
-# Source it:  source scripts/deps.sh; ae_deps   (the other scripts do this)
+# Run it:     scripts/deps.sh [-h|--help] [--test]
+# Source it:  source scripts/deps.sh; ae_deps [--test]   (the other scripts do this)
+#
+# --test adds what only the tests need: chromium, to render the run report
+# headless (scripts/test.sh asks for it; building and quickstart do not).
 #
 # Sourcing defines AE_ROOT (the repo root), ae_msg/ae_warn/ae_die and ae_deps.
 # ae_deps exports AE_PYTHON: the python3 that can import numpy, for the tests.
@@ -62,6 +65,7 @@ _ae_have_cblas_files() {
 }
 
 _ae_deps_scan() {
+    local for_tests=${1:-0}
     AE_DEPS_PKGS=()
     AE_DEPS_WHY=()
     AE_DEPS_FIX=()
@@ -109,6 +113,11 @@ _ae_deps_scan() {
         fi
     fi
     export AE_PYTHON=${AE_PYTHON:-python3}
+
+    if ((for_tests)); then
+        command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+            _ae_need chromium "chromium, to render the run report in the tests"
+    fi
 }
 
 _ae_deps_report() {
@@ -125,7 +134,9 @@ _ae_deps_report() {
 }
 
 ae_deps() {
-    _ae_deps_scan
+    local for_tests=0
+    [[ ${1:-} == --test ]] && for_tests=1
+    _ae_deps_scan "$for_tests"
     if ((${#AE_DEPS_PKGS[@]} == 0 && ${#AE_DEPS_FIX[@]} == 0)); then
         ae_msg "build dependencies present"
         return 0
@@ -145,7 +156,7 @@ ae_deps() {
     DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "${AE_DEPS_PKGS[@]}" </dev/null ||
         ae_die "apt-get install failed"
 
-    _ae_deps_scan
+    _ae_deps_scan "$for_tests"
     if ((${#AE_DEPS_PKGS[@]} > 0 || ${#AE_DEPS_FIX[@]} > 0)); then
         _ae_deps_report
         ae_die "still missing after apt-get install (see above)"
@@ -161,11 +172,11 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
-    "") ;;
+    "" | --test) ;;
     *)
-        printf 'usage: %s [-h|--help]\n' "$0" >&2
+        printf 'usage: %s [-h|--help] [--test]\n' "$0" >&2
         exit 2
         ;;
     esac
-    ae_deps
+    ae_deps "$@"
 fi

@@ -40,7 +40,7 @@ elapsed() {
 }
 trap elapsed EXIT
 
-ae_deps
+ae_deps --test
 bash scripts/get-mnist.sh
 
 if ((sanitize)); then

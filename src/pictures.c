@@ -123,6 +123,18 @@ ae_status ae_picture_decode(const char *path, ae_model *m, const float *z,
     return st;
 }
 
+void ae_manifold_codes(float *z, size_t L, size_t side, size_t dim_a, size_t dim_b, double p)
+{
+    memset(z, 0, side * side * L * sizeof(float));
+    /* Rows go down dim_b from high to low, columns across dim_a, like a plot. */
+    for (size_t r = 0; r < side; r++)
+        for (size_t c = 0; c < side; c++) {
+            float *row = z + (r * side + c) * L;
+            row[dim_a] = (float)ae_normal_quantile(p + (1 - 2 * p) * (double)c / (double)(side - 1));
+            row[dim_b] = (float)ae_normal_quantile(1 - p - (1 - 2 * p) * (double)r / (double)(side - 1));
+        }
+}
+
 ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t dim_a,
                               size_t dim_b, double p, int32_t label, ae_error *err)
 {
@@ -142,13 +154,7 @@ ae_status ae_picture_manifold(const char *path, ae_model *m, size_t side, size_t
     }
     for (size_t i = 0; labels && i < n; i++)
         labels[i] = label;
-    /* Rows go down dim_b from high to low, columns across dim_a, like a plot. */
-    for (size_t r = 0; r < side; r++)
-        for (size_t c = 0; c < side; c++) {
-            float *row = z + (r * side + c) * L;
-            row[dim_a] = (float)ae_normal_quantile(p + (1 - 2 * p) * (double)c / (double)(side - 1));
-            row[dim_b] = (float)ae_normal_quantile(1 - p - (1 - 2 * p) * (double)r / (double)(side - 1));
-        }
+    ae_manifold_codes(z, L, side, dim_a, dim_b, p);
     ae_status st = ae_picture_decode(path, m, z, labels, n, side, err);
     free(z);
     free(labels);

@@ -13,6 +13,8 @@
 #include "ae/noise.h"
 #include "ae/optim.h"
 #include "ae/pictures.h"
+#include "ae/plot.h"
+#include "ae/report.h"
 #include "pretrain.h"
 
 #define METRICS_HEADER                                                                   \
@@ -161,7 +163,7 @@ typedef struct {
     float *xin;           /* [B x D] its corrupted copy (denoising), else NULL */
     int32_t *ybuf;        /* [B] its labels (cvae) */
     float *lo, *hi;       /* [D] each feature's scaled range (salt-and-pepper noise) */
-    char *dir_config, *dir_metrics, *dir_ckpt, *dir_model;
+    char *dir_config, *dir_metrics, *dir_ckpt, *dir_model, *dir_loss;
 } run_t;
 
 static void run_free(run_t *r)
@@ -183,6 +185,7 @@ static void run_free(run_t *r)
     free(r->dir_metrics);
     free(r->dir_ckpt);
     free(r->dir_model);
+    free(r->dir_loss);
 }
 
 static const char *scale_name(ae_scale s)
@@ -324,12 +327,44 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
     r->dir_metrics = ae_path_join(cfg->output.dir, "metrics.csv");
     r->dir_ckpt = ae_path_join(cfg->output.dir, "checkpoint.safetensors");
     r->dir_model = ae_path_join(cfg->output.dir, "model.safetensors");
-    if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model) {
+    r->dir_loss = ae_path_join(cfg->output.dir, "loss.svg");
+    if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model || !r->dir_loss) {
         ae_error_set(err, "out of memory");
         return AE_ERR_NOMEM;
     }
     /* Writing the spec first also proves the folder is writable (exit 2). */
     return ae_config_save(cfg, r->dir_config, err);
+}
+
+/* latents.svg: the codes (z = mu) of the first LATENT_PLOT_MAX examples of
+ * src, coloured by label when src has labels. */
+#define LATENT_PLOT_MAX 5000
+static ae_status write_latents(run_t *r, const ae_config *cfg, const ae_dataset *src,
+                               const char *what, ae_error *err)
+{
+    ae_model *m = &r->model;
+    size_t n = src->n < LATENT_PLOT_MAX ? src->n : LATENT_PLOT_MAX, L = m->latent;
+    if (n == 0)
+        return AE_OK;
+    char *path = ae_path_join(cfg->output.dir, "latents.svg");
+    float *codes = malloc(n * L * sizeof(float)); /* [n x L] */
+    ae_status st = AE_OK;
+    if (!path || !codes) {
+        ae_error_set(err, "latent plot: out of memory");
+        st = AE_ERR_NOMEM;
+    }
+    ae_binarize bin = cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
+    for (size_t i = 0; st == AE_OK && i < n; i += m->max_batch) {
+        size_t b = n - i < m->max_batch ? n - i : m->max_batch;
+        ae_batch_gather(src, NULL, i, b, m->scale, m->shift, bin, NULL, r->xbuf);
+        ae_model_encode(m, b, r->xbuf, batch_labels(m, src, NULL, i, b, r->ybuf), codes + i * L,
+                        NULL);
+    }
+    if (st == AE_OK)
+        st = ae_plot_codes(path, codes, n, L, src->labels, what, err);
+    free(path);
+    free(codes);
+    return st;
 }
 
 static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
@@ -376,6 +411,8 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     free(x);
     free(z);
     free(y);
+    if (st == AE_OK)
+        st = write_latents(r, cfg, src, src == &r->test ? "the test set" : "the training set", err);
     return st;
 }
 
@@ -504,6 +541,9 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
         if (st == AE_OK)
             st = ae_write_file_atomic(r.dir_metrics, r.state.metrics_csv,
                                       strlen(r.state.metrics_csv), err);
+        /* redrawn every epoch, so the curves can be watched during a long run */
+        if (st == AE_OK && cfg->output.images)
+            st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
         int every = cfg->output.checkpoint_every;
         if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs)) {
             st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
@@ -522,8 +562,20 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
      * bits for the same training. */
     ae_train_state final_state = {r.state.epoch, r.state.step, r.state.rng, NULL};
     st = ae_checkpoint_save(r.dir_model, cfg, m, NULL, &final_state, err);
-    if (st == AE_OK && cfg->output.images)
+    /* A resumed run with no epoch left to train (perhaps into a new --out)
+     * still leaves its metrics and curves beside the model, for the report;
+     * they come from the checkpoint's history. */
+    if (st == AE_OK && info.start_epoch > cfg->train.epochs && r.state.metrics_csv) {
+        st = ae_write_file_atomic(r.dir_metrics, r.state.metrics_csv,
+                                  strlen(r.state.metrics_csv), err);
+        if (st == AE_OK && cfg->output.images)
+            st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
+    }
+    if (st == AE_OK && cfg->output.images) {
         st = write_pictures(&r, cfg, err);
+        if (st == AE_OK && r.state.metrics_csv)
+            st = ae_report_write(cfg, cfg->output.dir, err);
+    }
     run_free(&r);
     if (st == AE_ERR_INPUT)
         st = AE_ERR_IO; /* the folder was writable at the start: this is a runtime failure */

@@ -28,6 +28,10 @@ ae_status ae_picture_recon(const char *path, ae_model *m, const float *x,
 ae_status ae_picture_decode(const char *path, ae_model *m, const float *z,
                             const int32_t *labels, size_t n, size_t cols, ae_error *err);
 
+/* The codes of ae_picture_manifold, z [side*side x L], row by row: zeros
+ * but for dim_a (across, increasing) and dim_b (down, decreasing). */
+void ae_manifold_codes(float *z, size_t L, size_t side, size_t dim_a, size_t dim_b, double p);
+
 /* A side x side grid over latent dimensions (dim_a, dim_b), the others 0,
  * at the normal quantiles linspace(p, 1-p, side) (p = 0.05 is classic);
  * label: the class every tile is decoded as (cvae), ignored otherwise. */

@@ -3,8 +3,11 @@
  * config.json (the resolved spec), metrics.csv (rewritten after each epoch),
  * checkpoint.safetensors (every output.checkpoint_every epochs and after the
  * last), model.safetensors (the final model, without optimizer state), and
- * with output.images recon.png, samples.png (VAE) and manifold.png (2-D
- * latent).  The caller sees progress through hooks; nothing is printed. */
+ * with output.images: loss.svg (redrawn after every epoch), and at the end
+ * recon.png, samples.png (VAE), manifold.png (2-D latent), latents.svg (the
+ * codes of up to 5000 test examples, or training examples without a test
+ * set) and report.html (report.h).  The caller sees progress through hooks;
+ * nothing is printed. */
 #ifndef AE_TRAIN_H
 #define AE_TRAIN_H
 

@@ -10,6 +10,7 @@
 #include "ae/data.h"
 #include "ae/fileio.h"
 #include "ae/model.h"
+#include "ae/plot.h"
 #include "ae/table.h"
 #include "ae/train.h"
 #include "cli.h"
@@ -29,7 +30,12 @@ static void usage(FILE *f)
             "  --data FILE        the examples to encode\n"
             "  --labels FILE      labels to write beside the codes (IDX or one-column CSV);\n"
             "                     a CSV with the model's data.csv.label_column has its own\n"
-            "  --out FILE         where to write (default -, standard output)\n"
+            "  --out FILE         where to write (default -, standard output, unless --plot\n"
+            "                     is given without --out: then no codes are written)\n"
+            "  --plot FILE        also draw the codes as a scatter plot, FILE.svg or FILE.png,\n"
+            "                     coloured by label when there are labels; codes of more than\n"
+            "                     2 dimensions are projected on their first two principal\n"
+            "                     components (the title says so)\n"
             "  --format csv|npy   default: npy when --out ends in .npy, else csv\n"
             "  --sample           draw z from q(z|x) instead of writing the mean mu\n"
             "  --seed N           seed for --sample (default 1)\n"
@@ -43,10 +49,63 @@ static void usage(FILE *f)
             "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
 }
 
+/* Writes the codes [n x k] (k = L, or 2L with the log-variances) as CSV or
+ * .npy to out_path ("-": standard output), atomically for a file. */
+static ae_status write_codes(const char *out_path, bool npy, const float *codes,
+                             const ae_dataset *ds, size_t L, bool with_logvar, ae_error *err)
+{
+    size_t k = with_logvar ? 2 * L : L;
+    ae_atomic_file af = {0};
+    FILE *f;
+    ae_status st = AE_OK;
+    bool to_stdout = !strcmp(out_path, "-");
+    if (to_stdout) {
+        f = stdout;
+    } else {
+        st = ae_atomic_open(&af, out_path, err);
+        if (st != AE_OK)
+            return st;
+        f = af.fp;
+    }
+    if (npy) {
+        st = ae_npy_write_stream(f, to_stdout ? "standard output" : out_path, codes, ds->n, k, err);
+    } else {
+        fputs("index", f);
+        if (ds->labels)
+            fputs(",label", f);
+        for (size_t j = 0; j < L; j++)
+            fprintf(f, ",z%zu", j);
+        if (with_logvar)
+            for (size_t j = 0; j < L; j++)
+                fprintf(f, ",logvar%zu", j);
+        fputc('\n', f);
+        for (size_t i = 0; i < ds->n; i++) {
+            fprintf(f, "%zu", i);
+            if (ds->labels)
+                fprintf(f, ",%d", (int)ds->labels[i]);
+            for (size_t j = 0; j < k; j++)
+                fprintf(f, ",%.7g", codes[i * k + j]);
+            fputc('\n', f);
+        }
+    }
+    if (to_stdout) {
+        if (st == AE_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+            ae_error_set(err, "standard output: write failed");
+            st = AE_ERR_IO;
+        }
+    } else if (st == AE_OK) {
+        st = ae_atomic_commit(&af, err);
+    } else {
+        ae_atomic_abort(&af);
+    }
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     cli_prog = "aeencode";
-    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = "-";
+    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
+    const char *plot_path = NULL;
     const char *format = NULL, *v;
     bool sample = false, with_logvar = false;
     uint64_t seed = 1;
@@ -68,6 +127,7 @@ int main(int argc, char **argv)
                    (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
                    (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
                    (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--plot", &plot_path)) ||
                    (r = cli_opt(argc, argv, &i, "--format", &format))) {
             if (r < 0)
                 return 2;
@@ -86,14 +146,20 @@ int main(int argc, char **argv)
         cli_error("--model and --data are required (see --help)");
         return 2;
     }
-    bool npy;
+    if (plot_path && !ae_plot_has_ext(plot_path, ".svg") && !ae_plot_has_ext(plot_path, ".png")) {
+        cli_error("--plot: expected a file name ending in .svg or .png, got '%s'", plot_path);
+        return 2;
+    }
+    if (!out_path && !plot_path)
+        out_path = "-";
+    bool npy = false;
     if (format) {
         if (strcmp(format, "csv") != 0 && strcmp(format, "npy") != 0) {
             cli_error("--format: expected csv or npy, got '%s'", format);
             return 2;
         }
         npy = !strcmp(format, "npy");
-    } else {
+    } else if (out_path) {
         size_t n = strlen(out_path);
         npy = n > 4 && !strcmp(out_path + n - 4, ".npy");
     }
@@ -108,8 +174,6 @@ int main(int argc, char **argv)
     ae_threads_set((int)threads);
     int rc = 0;
     float *x = NULL, *codes = NULL;
-    ae_atomic_file af = {0};
-    FILE *f = NULL;
     st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
     if (st != AE_OK) {
         rc = cli_fail(st, &err);
@@ -178,47 +242,15 @@ int main(int argc, char **argv)
     free(lv);
     free(eps);
 
-    bool to_stdout = !strcmp(out_path, "-");
-    if (to_stdout) {
-        f = stdout;
-    } else {
-        st = ae_atomic_open(&af, out_path, &err);
-        if (st != AE_OK) {
-            rc = cli_fail(st, &err);
-            goto out;
-        }
-        f = af.fp;
-    }
-    if (npy) {
-        st = ae_npy_write_stream(f, to_stdout ? "standard output" : out_path, codes, ds.n, k, &err);
-    } else {
-        fputs("index", f);
-        if (ds.labels)
-            fputs(",label", f);
-        for (size_t j = 0; j < L; j++)
-            fprintf(f, ",z%zu", j);
-        if (with_logvar)
-            for (size_t j = 0; j < L; j++)
-                fprintf(f, ",logvar%zu", j);
-        fputc('\n', f);
-        for (size_t i = 0; i < ds.n; i++) {
-            fprintf(f, "%zu", i);
-            if (ds.labels)
-                fprintf(f, ",%d", (int)ds.labels[i]);
-            for (size_t j = 0; j < k; j++)
-                fprintf(f, ",%.7g", codes[i * k + j]);
-            fputc('\n', f);
-        }
-    }
-    if (to_stdout) {
-        if (st == AE_OK && (fflush(stdout) != 0 || ferror(stdout))) {
-            ae_error_set(&err, "standard output: write failed");
-            st = AE_ERR_IO;
-        }
-    } else if (st == AE_OK) {
-        st = ae_atomic_commit(&af, &err);
-    } else {
-        ae_atomic_abort(&af);
+    if (out_path)
+        st = write_codes(out_path, npy, codes, &ds, L, with_logvar, &err);
+    if (st == AE_OK && plot_path) {
+        /* the means (or samples) without the log-variances, [n x L] */
+        for (size_t i = 0; with_logvar && i < ds.n; i++)
+            memmove(codes + i * L, codes + i * k, L * sizeof(float));
+        const char *base = strrchr(data_path, '/');
+        st = ae_plot_codes(plot_path, codes, ds.n, L, ds.labels, base ? base + 1 : data_path,
+                           &err);
     }
     if (st != AE_OK)
         rc = cli_fail(st, &err);

@@ -1,35 +1,42 @@
-/* aesample: generate examples from a VAE's prior, or decode given codes. */
+/* aesample: generate examples from a VAE's prior, decode given codes, or draw
+ * interpolations, latent traversals and the latent manifold. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae/batch.h"
 #include "ae/checkpoint.h"
 #include "ae/fileio.h"
 #include "ae/model.h"
 #include "ae/pictures.h"
 #include "ae/rng.h"
 #include "ae/table.h"
+#include "ae/train.h"
 #include "cli.h"
+
+#define SAMPLE_BATCH 256
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: aesample --model MODEL.safetensors [options]\n"
             "\n"
-            "Draws z from the prior N(0, T^2 I) of a VAE (or takes codes from --from-codes),\n"
-            "decodes them and writes a PNG grid and/or a CSV of the decoded values.\n"
+            "Draws z from the prior N(0, T^2 I) of a VAE (or takes codes from --from-codes,\n"
+            "or draws one of the pictures below), decodes them and writes a PNG grid and/or\n"
+            "a CSV of the decoded values.\n"
             "\n"
             "options:\n"
             "  --model FILE        a model or checkpoint written by aetrain\n"
             "  --n N               how many samples (default 64)\n"
             "  --seed N            random seed (default 1)\n"
             "  --temperature T     scales the prior's standard deviation (default 1)\n"
-            "  --out FILE.png      the picture grid (default samples.png)\n"
+            "  --out FILE.png      the picture grid (default samples.png, or interpolation.png,\n"
+            "                      traversal.png, manifold.png for those pictures)\n"
             "  --cols N            grid columns (default: a square grid)\n"
-            "  --csv FILE          also write the decoded values, one row per sample, in the\n"
-            "                      units of the training data (x0,...,x{D-1})\n"
+            "  --csv FILE          also write the decoded values, one row per picture tile, in\n"
+            "                      the units of the training data (x0,...,x{D-1})\n"
             "  --from-codes FILE   decode these codes instead of sampling: a CSV with columns\n"
             "                      z0..z{k-1} (aeencode's output) or exactly k numbers a row;\n"
             "                      works for autoencoders too\n"
@@ -37,6 +44,31 @@ static void usage(FILE *f)
             "                      default) --n samples of every class, one row per class\n"
             "  --threads N         BLAS threads (0 = all cores, the default)\n"
             "  --help, --version\n"
+            "\n"
+            "pictures of the latent space (codes are the encoder's means z = mu):\n"
+            "  --data FILE         examples to encode (IDX or CSV, as for aetrain)\n"
+            "  --labels FILE       their labels (a conditional VAE encodes with them)\n"
+            "  --interpolate A,B   a strip decoding the straight line from the code of example\n"
+            "                      A of --data to that of example B (indices from 0), in\n"
+            "                      --steps points, both ends included\n"
+            "  --traverse DIM      a grid varying latent dimension DIM (or a list 0,3,5, or\n"
+            "                      'all': one row each) across --steps quantiles, the other\n"
+            "                      dimensions at the code of example --index of --data; the\n"
+            "                      quantiles are the prior's for a VAE and those of the codes of\n"
+            "                      --data for an autoencoder\n"
+            "  --index I           the example --traverse starts from (default 0)\n"
+            "  --steps N           points along the line or the traversal (default 10)\n"
+            "  --manifold          the --side x --side grid of decodings over two latent\n"
+            "                      dimensions at the normal quantiles from P to 1-P, the\n"
+            "                      others 0: dimensions 0 (across) and 1 (up) of a 2-D latent;\n"
+            "                      for a larger latent, the two with the highest average KL\n"
+            "                      over --data (then needed)\n"
+            "  --range P           the quantile range of --manifold and --traverse (default\n"
+            "                      0.05: quantiles 0.05 to 0.95)\n"
+            "  --side N            --manifold grid size (default 20)\n"
+            "  A conditional VAE decodes --interpolate and --traverse with the label of the\n"
+            "  example (A, or --index) unless --class C says otherwise; --manifold needs\n"
+            "  --class C.\n"
             "\n"
             "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
 }
@@ -60,13 +92,65 @@ static ae_status write_csv(const char *path, const ae_model *m, const float *y, 
     return ae_atomic_commit(&f, err);
 }
 
+typedef enum { MODE_SAMPLE, MODE_CODES, MODE_INTERPOLATE, MODE_TRAVERSE, MODE_MANIFOLD } picture_mode;
+
+/* Encodes rows idx[0..n) of ds (all rows when idx is NULL) into mu and,
+ * when not NULL, logvar [n x L]; fixed binarisation is part of the input. */
+static bool encode_rows(ae_model *m, const ae_config *cfg, const ae_dataset *ds,
+                        const size_t *idx, size_t n, float *mu, float *logvar)
+{
+    size_t D = m->input_dim, L = m->latent;
+    float *x = malloc(SAMPLE_BATCH * D * sizeof(float));
+    int32_t *y = malloc(SAMPLE_BATCH * sizeof(int32_t));
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return false;
+    }
+    ae_binarize bin = cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
+    for (size_t i = 0; i < n; i += SAMPLE_BATCH) {
+        size_t b = n - i < SAMPLE_BATCH ? n - i : SAMPLE_BATCH;
+        ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, NULL, x);
+        for (size_t r = 0; m->classes && r < b; r++)
+            y[r] = ds->labels[idx ? idx[i + r] : i + r];
+        ae_model_encode(m, b, x, m->classes ? y : NULL, mu + i * L, logvar ? logvar + i * L : NULL);
+    }
+    free(x);
+    free(y);
+    return true;
+}
+
+/* An example index of ds from an option's text, or an error message. */
+static bool parse_index(const char *opt, const char *s, const ae_dataset *ds, const char *path,
+                        size_t *out)
+{
+    long v;
+    if (!cli_parse_long(opt, s, 0, 2147483647L, &v))
+        return false;
+    if ((size_t)v >= ds->n) {
+        cli_error("%s: example %ld is out of range: %s has %zu examples (0..%zu)", opt, v, path,
+                  ds->n, ds->n - 1);
+        return false;
+    }
+    *out = (size_t)v;
+    return true;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv)
 {
     cli_prog = "aesample";
-    const char *model_path = NULL, *out_path = "samples.png", *csv_path = NULL;
-    const char *codes_path = NULL, *class_arg = NULL, *v;
-    long n = 64, cols = 0, threads = 0;
-    double temperature = 1.0;
+    const char *model_path = NULL, *out_path = NULL, *csv_path = NULL;
+    const char *codes_path = NULL, *class_arg = NULL, *data_path = NULL, *labels_path = NULL;
+    const char *interp_arg = NULL, *traverse_arg = NULL, *index_arg = NULL, *v;
+    long n = 64, cols = 0, threads = 0, steps = 10, side = 20;
+    double temperature = 1.0, range = 0.05;
+    bool manifold = false, have_steps = false, have_range = false, have_side = false;
     uint64_t seed = 1;
     int r;
     for (int i = 1; i < argc; i++) {
@@ -77,11 +161,18 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--version")) {
             printf("aesample %s\n", ae_version());
             return 0;
+        } else if (!strcmp(a, "--manifold")) {
+            manifold = true;
         } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
                    (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
                    (r = cli_opt(argc, argv, &i, "--csv", &csv_path)) ||
                    (r = cli_opt(argc, argv, &i, "--from-codes", &codes_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--class", &class_arg))) {
+                   (r = cli_opt(argc, argv, &i, "--class", &class_arg)) ||
+                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
+                   (r = cli_opt(argc, argv, &i, "--interpolate", &interp_arg)) ||
+                   (r = cli_opt(argc, argv, &i, "--traverse", &traverse_arg)) ||
+                   (r = cli_opt(argc, argv, &i, "--index", &index_arg))) {
             if (r < 0)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--n", &v)) != 0) {
@@ -99,6 +190,18 @@ int main(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--temperature", &v)) != 0) {
             if (r < 0 || !cli_parse_double("--temperature", v, 0.0, 1e6, &temperature))
                 return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--steps", &v)) != 0) {
+            if (r < 0 || !cli_parse_long("--steps", v, 2, 1000, &steps))
+                return 2;
+            have_steps = true;
+        } else if ((r = cli_opt(argc, argv, &i, "--side", &v)) != 0) {
+            if (r < 0 || !cli_parse_long("--side", v, 2, 200, &side))
+                return 2;
+            have_side = true;
+        } else if ((r = cli_opt(argc, argv, &i, "--range", &v)) != 0) {
+            if (r < 0 || !cli_parse_double("--range", v, 1e-6, 0.499, &range))
+                return 2;
+            have_range = true;
         } else {
             cli_error("unknown option '%s' (see --help)", a);
             return 2;
@@ -108,18 +211,63 @@ int main(int argc, char **argv)
         cli_error("--model is required (see --help)");
         return 2;
     }
+    int modes = !!codes_path + !!interp_arg + !!traverse_arg + manifold;
+    if (modes > 1) {
+        cli_error("--from-codes, --interpolate, --traverse and --manifold each draw their own "
+                  "picture: give one of them");
+        return 2;
+    }
+    picture_mode mode = codes_path ? MODE_CODES : interp_arg ? MODE_INTERPOLATE
+                 : traverse_arg ? MODE_TRAVERSE : manifold ? MODE_MANIFOLD : MODE_SAMPLE;
+    if (have_steps && mode != MODE_INTERPOLATE && mode != MODE_TRAVERSE) {
+        cli_error("--steps is for --interpolate and --traverse");
+        return 2;
+    }
+    if (index_arg && mode != MODE_TRAVERSE) {
+        cli_error("--index is for --traverse (--interpolate takes its examples as A,B)");
+        return 2;
+    }
+    if (have_range && mode != MODE_MANIFOLD && mode != MODE_TRAVERSE) {
+        cli_error("--range is for --manifold and --traverse");
+        return 2;
+    }
+    if (have_side && mode != MODE_MANIFOLD) {
+        cli_error("--side is for --manifold");
+        return 2;
+    }
+    if ((data_path || labels_path) && (mode == MODE_SAMPLE || mode == MODE_CODES)) {
+        cli_error("--data and --labels are for --interpolate, --traverse and --manifold");
+        return 2;
+    }
+    if (labels_path && !data_path) {
+        cli_error("--labels needs --data (the examples they label)");
+        return 2;
+    }
+    if ((mode == MODE_INTERPOLATE || mode == MODE_TRAVERSE) && !data_path) {
+        cli_error("%s needs --data FILE: its examples give the codes to start from",
+                  mode == MODE_INTERPOLATE ? "--interpolate" : "--traverse");
+        return 2;
+    }
+    if (!out_path)
+        out_path = mode == MODE_INTERPOLATE ? "interpolation.png"
+                 : mode == MODE_TRAVERSE    ? "traversal.png"
+                 : mode == MODE_MANIFOLD    ? "manifold.png"
+                                            : "samples.png";
+
     ae_threads_set((int)threads);
     ae_error err = {{0}};
     ae_config cfg;
     ae_model m;
-    ae_status st = ae_checkpoint_load_model(model_path, 256, &cfg, &m, &err);
+    ae_status st = ae_checkpoint_load_model(model_path, SAMPLE_BATCH, &cfg, &m, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
     int rc = 0;
-    float *z = NULL, *y = NULL;
+    float *z = NULL, *y = NULL, *mu = NULL, *lv = NULL;
     int32_t *labels = NULL;
+    size_t *rows = NULL;
+    ae_dataset ds = {0};
     size_t count = (size_t)n, L = m.latent;
-    long cls = -1; /* -1: every class */
+    long cls = -1; /* -1: every class (sampling), or the examples' own (interpolate, traverse) */
     if (class_arg && !m.classes) {
         cli_error("--class is for conditional VAEs (model.type cvae); %s has model.type %s",
                   model_path, ae_model_type_name(m.type));
@@ -131,7 +279,71 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (codes_path) {
+    if (class_arg && cls < 0 && mode != MODE_SAMPLE) {
+        cli_error("--class all is for sampling; these pictures decode with one class: --class C");
+        rc = 2;
+        goto out;
+    }
+    if (mode == MODE_MANIFOLD) {
+        if (m.type == AE_MODEL_AE) {
+            cli_error("%s is a plain autoencoder: it has no prior, so the manifold over its "
+                      "quantiles is not defined; use --traverse with --data", model_path);
+            rc = 2;
+            goto out;
+        }
+        if (L < 2) {
+            cli_error("--manifold needs at least 2 latent dimensions; %s has 1", model_path);
+            rc = 2;
+            goto out;
+        }
+        if (L > 2 && !data_path) {
+            cli_error("--manifold: the latent of %s has %zu dimensions; the grid is drawn over "
+                      "the two with the highest KL over the examples of --data FILE, which is "
+                      "needed", model_path, L);
+            rc = 2;
+            goto out;
+        }
+        if (m.classes && cls < 0) {
+            cli_error("--manifold of a conditional VAE decodes every tile as one class: --class C");
+            rc = 2;
+            goto out;
+        }
+    }
+    if (data_path) {
+        st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
+        if (st != AE_OK) {
+            rc = cli_fail(st, &err);
+            goto out;
+        }
+        if (ds.dim != m.input_dim) {
+            cli_error("%s: examples have %zu features, but the model %s takes %zu", data_path,
+                      ds.dim, model_path, m.input_dim);
+            rc = 2;
+            goto out;
+        }
+        if (ds.n == 0) {
+            cli_error("%s has no examples", data_path);
+            rc = 2;
+            goto out;
+        }
+        if (m.classes) {
+            if (!ds.labels) {
+                cli_error("%s is a conditional VAE: encoding --data needs each example's label "
+                          "(--labels FILE, or a CSV with data.csv.label_column)", model_path);
+                rc = 2;
+                goto out;
+            }
+            ae_error lerr = {{0}};
+            st = ae_check_labels(&cfg, &ds, "--labels", labels_path ? labels_path : data_path,
+                                 &lerr);
+            if (st != AE_OK) {
+                rc = cli_fail(st, &lerr);
+                goto out;
+            }
+        }
+    }
+
+    if (mode == MODE_CODES) {
         st = ae_codes_load(codes_path, L, &z, &count, &err);
         if (st != AE_OK) {
             rc = cli_fail(st, &err);
@@ -142,13 +354,14 @@ int main(int argc, char **argv)
             rc = 2;
             goto out;
         }
-    } else if (m.type == AE_MODEL_AE) {
-        cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample from; "
-                  "decode chosen codes with --from-codes FILE", model_path,
-                  ae_model_type_name(m.type));
-        rc = 2;
-        goto out;
-    } else {
+    } else if (mode == MODE_SAMPLE) {
+        if (m.type == AE_MODEL_AE) {
+            cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample "
+                      "from; decode chosen codes with --from-codes FILE", model_path,
+                      ae_model_type_name(m.type));
+            rc = 2;
+            goto out;
+        }
         if (m.classes && cls < 0) { /* n per class, one row per class */
             cols = n;
             count = (size_t)n * m.classes;
@@ -162,6 +375,179 @@ int main(int argc, char **argv)
         ae_rng rng;
         ae_rng_seed(&rng, seed);
         ae_model_prior_sample(&m, count, &rng, (float)temperature, z);
+    } else if (mode == MODE_INTERPOLATE) {
+        size_t ab[2];
+        const char *comma = strchr(interp_arg, ',');
+        char first[32];
+        if (!comma || comma - interp_arg >= (long)sizeof first) {
+            cli_error("--interpolate: expected two example indices A,B, got '%s'", interp_arg);
+            rc = 2;
+            goto out;
+        }
+        snprintf(first, sizeof first, "%.*s", (int)(comma - interp_arg), interp_arg);
+        if (!parse_index("--interpolate", first, &ds, data_path, &ab[0]) ||
+            !parse_index("--interpolate", comma + 1, &ds, data_path, &ab[1])) {
+            rc = 2;
+            goto out;
+        }
+        count = (size_t)steps;
+        z = malloc(count * L * sizeof(float));
+        mu = malloc(2 * L * sizeof(float));
+        if (!z || !mu || !encode_rows(&m, &cfg, &ds, ab, 2, mu, NULL)) {
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        for (size_t k = 0; k < count; k++) {
+            float t = (float)k / (float)(count - 1);
+            for (size_t j = 0; j < L; j++)
+                z[k * L + j] = (1.0f - t) * mu[j] + t * mu[L + j];
+        }
+        if (m.classes && cls < 0)
+            cls = ds.labels[ab[0]];
+        if (!cols)
+            cols = (long)count;
+    } else if (mode == MODE_TRAVERSE) {
+        size_t start = 0;
+        if (index_arg && !parse_index("--index", index_arg, &ds, data_path, &start)) {
+            rc = 2;
+            goto out;
+        }
+        /* the dimensions: "all", or a list of indices below L */
+        size_t n_dims = 0;
+        rows = malloc(L * sizeof(size_t));
+        if (!rows) {
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        if (!strcmp(traverse_arg, "all")) {
+            for (size_t j = 0; j < L; j++)
+                rows[n_dims++] = j;
+        } else {
+            for (const char *p = traverse_arg; *p;) {
+                char item[32];
+                size_t len = strcspn(p, ",");
+                snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
+                char *stop;
+                long d = strtol(item, &stop, 10);
+                if (!len || *stop || item[0] == '-' || item[0] == '+' || item[0] == ' ') {
+                    cli_error("--traverse: expected a latent dimension (0..%zu), a list like "
+                              "0,3,5, or all, got '%s'", L - 1, traverse_arg);
+                    rc = 2;
+                    goto out;
+                }
+                if ((size_t)d >= L) {
+                    cli_error("--traverse: dimension %ld is out of range: the latent of %s has "
+                              "%zu dimensions (0..%zu)", d, model_path, L, L - 1);
+                    rc = 2;
+                    goto out;
+                }
+                if (n_dims >= L) {
+                    cli_error("--traverse: at most %zu dimensions", L);
+                    rc = 2;
+                    goto out;
+                }
+                rows[n_dims++] = (size_t)d;
+                p += len + (p[len] == ',');
+            }
+        }
+        if (n_dims == 0) {
+            cli_error("--traverse: expected a latent dimension (0..%zu), a list like 0,3,5, "
+                      "or all, got '%s'", L - 1, traverse_arg);
+            rc = 2;
+            goto out;
+        }
+        count = n_dims * (size_t)steps;
+        z = malloc(count * L * sizeof(float));
+        mu = malloc(ds.n * L * sizeof(float));
+        float *q = malloc((size_t)steps * n_dims * sizeof(float)); /* [n_dims x steps] values */
+        float *col = m.type == AE_MODEL_AE ? malloc(ds.n * sizeof(float)) : NULL;
+        if (!z || !mu || !q || (m.type == AE_MODEL_AE && !col)) {
+            free(q);
+            free(col);
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        /* A VAE's values are the prior's quantiles; an autoencoder has no
+         * prior, so its own codes over --data give the quantiles. */
+        bool ok_enc = m.type == AE_MODEL_AE ? encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, NULL)
+                                            : encode_rows(&m, &cfg, &ds, &start, 1, mu, NULL);
+        for (size_t k = 0; ok_enc && k < n_dims; k++) {
+            if (col) {
+                for (size_t i = 0; i < ds.n; i++)
+                    col[i] = mu[i * L + rows[k]];
+                qsort(col, ds.n, sizeof(float), cmp_float);
+            }
+            for (long s = 0; s < steps; s++) {
+                double pq = range + (1 - 2 * range) * (double)s / (double)(steps - 1);
+                if (col) {
+                    double pos = pq * (double)(ds.n - 1), fl = floor(pos);
+                    size_t i0 = (size_t)fl, i1 = i0 + 1 < ds.n ? i0 + 1 : i0;
+                    q[k * (size_t)steps + (size_t)s] =
+                        (float)((1 - (pos - fl)) * col[i0] + (pos - fl) * col[i1]);
+                } else {
+                    q[k * (size_t)steps + (size_t)s] = (float)ae_normal_quantile(pq);
+                }
+            }
+        }
+        free(col);
+        if (!ok_enc) {
+            free(q);
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        const float *base = mu + (m.type == AE_MODEL_AE ? start * L : 0);
+        for (size_t k = 0; k < n_dims; k++)
+            for (size_t s = 0; s < (size_t)steps; s++) {
+                float *row = z + (k * (size_t)steps + s) * L;
+                memcpy(row, base, L * sizeof(float));
+                row[rows[k]] = q[k * (size_t)steps + s];
+            }
+        free(q);
+        if (m.classes && cls < 0)
+            cls = ds.labels[start];
+        if (!cols)
+            cols = steps;
+    } else { /* MODE_MANIFOLD */
+        size_t da = 0, db = 1;
+        if (L > 2) {
+            /* The two dimensions the encoder uses most: the highest mean
+             * KL(q(z_j|x) || N(0, 1)) = (mu^2 + exp(lv) - 1 - lv) / 2. */
+            mu = malloc(ds.n * L * sizeof(float));
+            lv = malloc(ds.n * L * sizeof(float));
+            double *kl = calloc(L, sizeof(double));
+            if (!mu || !lv || !kl || !encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, lv)) {
+                free(kl);
+                cli_error("out of memory");
+                rc = 1;
+                goto out;
+            }
+            for (size_t i = 0; i < ds.n * L; i++)
+                kl[i % L] += 0.5 * ((double)mu[i] * mu[i] + exp(lv[i]) - 1.0 - lv[i]);
+            for (size_t j = 0; j < L; j++)
+                kl[j] /= (double)ds.n;
+            for (size_t j = 1; j < L; j++)
+                da = kl[j] > kl[da] ? j : da;
+            db = da == 0 ? 1 : 0;
+            for (size_t j = 0; j < L; j++)
+                db = j != da && kl[j] > kl[db] ? j : db;
+            fprintf(stderr, "aesample: manifold over z%zu (across, KL %.3f) and z%zu (up, KL %.3f), "
+                            "the dimensions with the highest KL over %s; the other %zu at 0\n",
+                    da, kl[da], db, kl[db], data_path, L - 2);
+            free(kl);
+        }
+        count = (size_t)side * (size_t)side;
+        z = malloc(count * L * sizeof(float));
+        if (!z) {
+            cli_error("out of memory");
+            rc = 1;
+            goto out;
+        }
+        ae_manifold_codes(z, L, (size_t)side, da, db, range);
+        cols = side;
     }
     if (m.classes) {
         labels = malloc(count * sizeof(int32_t));
@@ -191,7 +577,11 @@ int main(int argc, char **argv)
 out:
     free(z);
     free(y);
+    free(mu);
+    free(lv);
+    free(rows);
     free(labels);
+    ae_dataset_free(&ds);
     ae_model_free(&m);
     return rc;
 }

@@ -20,8 +20,9 @@ static void usage(FILE *f)
             "       aetrain --resume DIR/checkpoint.safetensors [options]\n"
             "\n"
             "Trains the autoencoder or VAE the JSON spec describes (docs/config.md) and writes\n"
-            "config.json, metrics.csv, checkpoint.safetensors, model.safetensors and pictures\n"
-            "into the output folder (output.dir, default runs/<spec name>).\n"
+            "config.json, metrics.csv, checkpoint.safetensors, model.safetensors, pictures,\n"
+            "plots (loss.svg, latents.svg) and report.html, a page showing them all, into the\n"
+            "output folder (output.dir, default runs/<spec name>; docs/outputs.md).\n"
             "\n"
             "options:\n"
             "  --config FILE      the model spec\n"
@@ -253,9 +254,12 @@ int main(int argc, char **argv)
         rc = cli_fail(st, &err);
         goto out;
     }
-    if (!ctx.quiet)
+    if (!ctx.quiet) {
         fprintf(stderr, "aetrain: done in %.1fs; model in %s/model.safetensors\n",
                 now() - ctx.run_start, cfg.output.dir);
+        if (cfg.output.images)
+            fprintf(stderr, "aetrain: report in %s/report.html\n", cfg.output.dir);
+    }
     rc = 0;
 out:
     for (size_t k = 0; k < n_owned; k++)

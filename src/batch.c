@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "simd.h"
+
 static inline float raw_value(const ae_dataset *ds, size_t row, size_t j)
 {
     if (ds->dtype == AE_DTYPE_U8)
@@ -86,6 +88,14 @@ void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const flo
         }
 }
 
+/* out = src * scale + shift over one row */
+AE_CLONES static void scale_u8(float *restrict out, const uint8_t *restrict src,
+                               const float *restrict scale, const float *restrict shift, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        out[j] = (float)src[j] * scale[j] + shift[j];
+}
+
 void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size_t B,
                      const float *scale, const float *shift, ae_binarize bin, ae_rng *rng,
                      float *out)
@@ -95,9 +105,7 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
         size_t row = idx ? idx[r] : first + r;
         float *restrict o = out + r * D;
         if (ds->dtype == AE_DTYPE_U8) {
-            const uint8_t *restrict src = (const uint8_t *)ds->x + row * D;
-            for (size_t j = 0; j < D; j++)
-                o[j] = (float)src[j] * scale[j] + shift[j];
+            scale_u8(o, (const uint8_t *)ds->x + row * D, scale, shift, D);
         } else {
             const float *restrict src = (const float *)ds->x + row * D;
             for (size_t j = 0; j < D; j++)

@@ -3,12 +3,29 @@
 #include <cblas.h>
 #include <stdlib.h>
 
+static ae_gemm_call *rec_calls;
+static size_t rec_cap, *rec_n;
+
+void ae_gemm_record(ae_gemm_call *calls, size_t cap, size_t *n)
+{
+    rec_calls = calls;
+    rec_cap = cap;
+    rec_n = n;
+    if (n)
+        *n = 0;
+}
+
 void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
              size_t ldc)
 {
     if (M == 0 || N == 0)
         return;
+    if (rec_n) {
+        if (*rec_n < rec_cap)
+            rec_calls[*rec_n] = (ae_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
+        ++*rec_n;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
                 A, (int)lda, B, (int)ldb, beta, C, (int)ldc);

@@ -12,6 +12,15 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
              size_t ldc);
 
+/* Recording, for bench/gemm: while a recorder is set, every ae_gemm call's
+ * shape is appended to it (up to cap calls; *n counts them all). */
+typedef struct {
+    bool trans_a, trans_b;
+    size_t M, N, K, lda, ldb, ldc;
+    float beta;
+} ae_gemm_call;
+void ae_gemm_record(ae_gemm_call *calls, size_t cap, size_t *n);
+
 /* Sets the BLAS thread count; n <= 0 means OPENBLAS_NUM_THREADS when that is
  * set, else all cores.  Returns the count in effect. */
 int ae_blas_set_threads(int n);

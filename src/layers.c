@@ -4,8 +4,9 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "simd.h"
 
-void ae_act_forward(ae_activation act, float *restrict y, size_t n)
+AE_CLONES void ae_act_forward(ae_activation act, float *restrict y, size_t n)
 {
     switch (act) {
     case AE_ACT_RELU:
@@ -33,7 +34,8 @@ void ae_act_forward(ae_activation act, float *restrict y, size_t n)
     }
 }
 
-void ae_act_backward(ae_activation act, const float *restrict y, float *restrict dy, size_t n)
+AE_CLONES void ae_act_backward(ae_activation act, const float *restrict y, float *restrict dy,
+                               size_t n)
 {
     switch (act) {
     case AE_ACT_RELU:
@@ -85,6 +87,23 @@ float ae_act_deriv2(ae_activation act, float y)
     return 0.0f;
 }
 
+/* y[r] += b for every row. */
+AE_CLONES static void add_bias(float *restrict y, const float *restrict b, size_t B, size_t n)
+{
+    for (size_t r = 0; r < B; r++)
+        for (size_t j = 0; j < n; j++)
+            y[r * n + j] += b[j];
+}
+
+/* db += the column sums of dy [B x n]. */
+AE_CLONES static void add_column_sums(float *restrict db, const float *restrict dy, size_t B,
+                                      size_t n)
+{
+    for (size_t r = 0; r < B; r++)
+        for (size_t j = 0; j < n; j++)
+            db[j] += dy[r * n + j];
+}
+
 void ae_dense_forward(const ae_layer *l, const float *params, size_t B, const float *x,
                       const int32_t *labels, float *y)
 {
@@ -95,15 +114,12 @@ void ae_dense_forward(const ae_layer *l, const float *params, size_t B, const fl
         ae_gemm(false, false, B, l->out, l->in, 1.0f, x, l->in, W, l->out, 0.0f, y, l->out);
     else /* W [out x in]: only its first din columns meet x */
         ae_gemm(false, true, B, l->out, din, 1.0f, x, din, W, l->in, 0.0f, y, l->out);
-    for (size_t r = 0; r < B; r++) {
-        float *restrict row = y + r * l->out;
-        for (size_t j = 0; j < l->out; j++)
-            row[j] += b[j];
-        if (l->classes) /* onehot(label) * W^T picks column din + label */
+    add_bias(y, b, B, l->out);
+    if (l->classes) /* onehot(label) * W^T picks column din + label */
+        for (size_t r = 0; r < B; r++)
             for (size_t j = 0; j < l->out; j++)
-                row[j] += W[j * l->in + din + (size_t)labels[r]];
-        ae_act_forward(l->act, row, l->out);
-    }
+                y[r * l->out + j] += W[j * l->in + din + (size_t)labels[r]];
+    ae_act_forward(l->act, y, B * l->out);
 }
 
 void ae_dense_backward(const ae_layer *l, const float *params, float *grads, size_t B,
@@ -129,14 +145,11 @@ void ae_dense_backward(const ae_layer *l, const float *params, float *grads, siz
         if (dx)
             ae_gemm(false, false, B, din, l->out, 1.0f, dy, l->out, W, l->in, 0.0f, dx, din);
     }
-    for (size_t r = 0; r < B; r++) {
-        const float *restrict row = dy + r * l->out;
-        for (size_t j = 0; j < l->out; j++)
-            db[j] += row[j];
-        if (l->classes)
+    add_column_sums(db, dy, B, l->out);
+    if (l->classes)
+        for (size_t r = 0; r < B; r++)
             for (size_t j = 0; j < l->out; j++)
-                dW[j * l->in + din + (size_t)labels[r]] += row[j];
-    }
+                dW[j * l->in + din + (size_t)labels[r]] += dy[r * l->out + j];
 }
 
 const float *ae_mlp_forward(ae_mlp *m, const float *params, size_t B, const float *x,
@@ -166,25 +179,47 @@ void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, con
     }
 }
 
+/* Row sums in double of per-element values computed by a vectorised pass:
+ * the values of a chunk go to a stack buffer, then a scalar loop adds them
+ * (a double reduction inside the vector loop would not vectorise). */
+#define NLL_CHUNK 512
+
+/* vals[j] = softplus(l) - t*l, and when d: d[j] = scale*(sigmoid(l) - t). */
+AE_CLONES static void bernoulli_chunk(size_t n, const float *restrict l, const float *restrict t,
+                                      float scale, float *restrict vals, float *restrict d)
+{
+    /* softplus(l) - t*l = max(l,0) - t*l + log1p(exp(-|l|)); the same
+     * e = exp(-|l|) gives sigmoid(l) without another exp. */
+    if (d) {
+        for (size_t j = 0; j < n; j++) {
+            float a = l[j] > 0.0f ? l[j] : -l[j];
+            float e = ae_fast_exp_neg(-a);
+            vals[j] = (l[j] > 0.0f ? l[j] : 0.0f) - t[j] * l[j] + ae_fast_log1p01(e);
+            float inv = 1.0f / (1.0f + e);
+            d[j] = scale * ((l[j] >= 0.0f ? inv : e * inv) - t[j]);
+        }
+    } else {
+        for (size_t j = 0; j < n; j++) {
+            float a = l[j] > 0.0f ? l[j] : -l[j];
+            float e = ae_fast_exp_neg(-a);
+            vals[j] = (l[j] > 0.0f ? l[j] : 0.0f) - t[j] * l[j] + ae_fast_log1p01(e);
+        }
+    }
+}
+
 double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x, float scale,
                         float *dlogits, double *per_example)
 {
+    float vals[NLL_CHUNK];
     double total = 0.0;
     for (size_t r = 0; r < B; r++) {
-        const float *restrict l = logits + r * D;
-        const float *restrict t = x + r * D;
-        float *restrict d = dlogits ? dlogits + r * D : NULL;
         double row = 0.0;
-        for (size_t j = 0; j < D; j++) {
-            /* softplus(l) - t*l = max(l,0) - t*l + log1p(exp(-|l|)); the same
-             * e = exp(-|l|) gives sigmoid(l) without another exp. */
-            float e = expf(-fabsf(l[j]));
-            float sp = (l[j] > 0.0f ? l[j] : 0.0f) + log1pf(e);
-            row += (double)(sp - t[j] * l[j]);
-            if (d) {
-                float s = l[j] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-                d[j] = scale * (s - t[j]);
-            }
+        for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
+            size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
+            size_t off = r * D + j0;
+            bernoulli_chunk(n, logits + off, x + off, scale, vals, dlogits ? dlogits + off : NULL);
+            for (size_t j = 0; j < n; j++)
+                row += vals[j];
         }
         if (per_example)
             per_example[r] = row;
@@ -193,23 +228,34 @@ double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x,
     return total;
 }
 
+/* vals[j] = (y - t)^2 / 2, and when d: d[j] = scale*(y - t). */
+AE_CLONES static void gaussian_chunk(size_t n, const float *restrict y, const float *restrict t,
+                                     float scale, float *restrict vals, float *restrict d)
+{
+    for (size_t j = 0; j < n; j++) {
+        float diff = y[j] - t[j];
+        vals[j] = 0.5f * diff * diff;
+    }
+    if (d)
+        for (size_t j = 0; j < n; j++)
+            d[j] = scale * (y[j] - t[j]);
+}
+
 double ae_gaussian_nll(size_t B, size_t D, const float *y, const float *x, float scale, float *dy,
                        double *per_example)
 {
     const double half_log_2pi = 0.91893853320467274178;
+    float vals[NLL_CHUNK];
     double total = 0.0;
     for (size_t r = 0; r < B; r++) {
-        const float *restrict p = y + r * D;
-        const float *restrict t = x + r * D;
-        float *restrict d = dy ? dy + r * D : NULL;
-        double row = 0.0;
-        for (size_t j = 0; j < D; j++) {
-            float diff = p[j] - t[j];
-            row += 0.5 * (double)diff * diff;
-            if (d)
-                d[j] = scale * diff;
+        double row = (double)D * half_log_2pi;
+        for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
+            size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
+            size_t off = r * D + j0;
+            gaussian_chunk(n, y + off, x + off, scale, vals, dy ? dy + off : NULL);
+            for (size_t j = 0; j < n; j++)
+                row += vals[j];
         }
-        row += (double)D * half_log_2pi;
         if (per_example)
             per_example[r] = row;
         total += row;

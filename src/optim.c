@@ -1,5 +1,7 @@
 #include "ae/optim.h"
 
+#include "simd.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +30,40 @@ ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *e
     return AE_OK;
 }
 
-void ae_optim_step(ae_optim *o, float *restrict params, const float *restrict grads)
+AE_CLONES static void adam(size_t n, float *restrict p, float *restrict g, float *restrict m,
+                           float *restrict v, float b1, float b2, float eps, float wd, float step,
+                           float inv_sqrt_bc2)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * p[i];
+        g[i] = 0.0f;
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+    }
+}
+
+AE_CLONES static void sgd(size_t n, float *restrict p, float *restrict g, float *restrict m,
+                          float mu, float lr, float wd)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * p[i];
+        g[i] = 0.0f;
+        m[i] = mu * m[i] + gi;
+        p[i] -= lr * m[i];
+    }
+}
+
+void ae_optim_step(ae_optim *o, float *params, float *grads)
 {
     o->t++;
-    float *restrict m = o->m;
-    float wd = o->weight_decay;
     if (o->kind == AE_OPT_ADAM) {
-        float *restrict v = o->v;
-        float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-        double bc1 = 1.0 - pow((double)b1, (double)o->t);
-        double bc2 = 1.0 - pow((double)b2, (double)o->t);
-        float step = (float)((double)o->lr / bc1);
-        float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-        for (size_t i = 0; i < o->n; i++) {
-            float g = grads[i] + wd * params[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * g;
-            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-            params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-        }
+        double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
+        double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
+        adam(o->n, params, grads, o->m, o->v, o->beta1, o->beta2, o->eps, o->weight_decay,
+             (float)((double)o->lr / bc1), (float)(1.0 / sqrt(bc2)));
     } else {
-        float mu = o->momentum, lr = o->lr;
-        for (size_t i = 0; i < o->n; i++) {
-            float g = grads[i] + wd * params[i];
-            m[i] = mu * m[i] + g;
-            params[i] -= lr * m[i];
-        }
+        sgd(o->n, params, grads, o->m, o->momentum, o->lr, o->weight_decay);
     }
 }
 

@@ -67,7 +67,6 @@ ae_status ae_pretrain(const ae_config *cfg, const ae_dataset *ds, const size_t *
                                      deep->enc.out[i]);
                     in = deep->enc.out[i];
                 }
-                memset(stage.grads, 0, stage.n_params * sizeof(float));
                 ae_loss l;
                 ae_model_forward(&stage, b, in, in, NULL, rng, 0.0f, &l);
                 if (!isfinite(l.loss)) {

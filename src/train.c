@@ -15,6 +15,7 @@
 #include "ae/pictures.h"
 #include "ae/plot.h"
 #include "ae/report.h"
+#include "fpenv.h"
 #include "pretrain.h"
 
 #define METRICS_HEADER                                                                   \
@@ -416,8 +417,20 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     return st;
 }
 
+static ae_status train(const ae_config *cfg, const char *resume_path,
+                       const ae_train_hooks *hooks, ae_error *err);
+
 ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
                    ae_error *err)
+{
+    ae_fpenv saved = ae_fpenv_flush_denormals();
+    ae_status st = train(cfg, resume_path, hooks, err);
+    ae_fpenv_restore(saved);
+    return st;
+}
+
+static ae_status train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
+                       ae_error *err)
 {
     run_t r;
     memset(&r, 0, sizeof r);
@@ -463,8 +476,7 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
                 ae_noise_apply(cfg, r.lo, r.hi, &r.state.rng, r.xbuf, r.xin, rows, D);
                 input = r.xin;
             }
-            memset(m->grads, 0, m->n_params * sizeof(float));
-            ae_loss l;
+            ae_loss l; /* the gradients are zero: the optimizer cleared them */
             ae_model_forward(m, rows, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
             if (!isfinite(l.loss)) {
                 ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "

@@ -27,7 +27,10 @@ typedef struct {
 } ae_optim;
 
 ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *err);
-void ae_optim_step(ae_optim *o, float *params, const float *grads);
+/* One step; the gradients are read and then zeroed in the same pass, so
+ * the next backward accumulates into a clean block without a separate
+ * memset over all parameters. */
+void ae_optim_step(ae_optim *o, float *params, float *grads);
 void ae_optim_free(ae_optim *o);
 
 #endif

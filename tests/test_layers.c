@@ -8,6 +8,7 @@
 #include "ae/model.h"
 #include "ae/rng.h"
 #include "layers.h"
+#include "simd.h"
 
 /* Central differences in float need a step large enough to rise above
  * rounding; the tolerance below is loose relative to that step's error
@@ -166,6 +167,34 @@ END_TEST
 START_TEST(gaussian_gradient)
 {
     check_nll(ae_gaussian_nll, 0);
+}
+END_TEST
+
+START_TEST(fast_exp_log1p_accuracy)
+{
+    /* Against libm in double over their whole domains, densely. */
+    double worst_exp = 0, worst_log = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f * (float)i / 2000000.0f;
+        double want = exp((double)x);
+        double rel = fabs(ae_fast_exp_neg(x) - want) / want;
+        worst_exp = rel > worst_exp ? rel : worst_exp;
+        float e = (float)i / 2000000.0f;
+        double lw = log1p((double)e);
+        if (lw > 0) {
+            double rl = fabs(ae_fast_log1p01(e) - lw) / lw;
+            worst_log = rl > worst_log ? rl : worst_log;
+        }
+    }
+    for (int k = 1; k < 40; k++) { /* tiny arguments: log1p(e) = e */
+        float e = ldexpf(1.0f, -k * 3);
+        double rl = fabs(ae_fast_log1p01(e) - log1p((double)e)) / log1p((double)e);
+        worst_log = rl > worst_log ? rl : worst_log;
+    }
+    ck_assert_msg(worst_exp < 3e-7, "fast exp: worst relative error %g", worst_exp);
+    ck_assert_msg(worst_log < 3e-7, "fast log1p: worst relative error %g", worst_log);
+    ck_assert_float_eq(ae_fast_exp_neg(0.0f), 1.0f);
+    ck_assert(ae_fast_exp_neg(-1000.0f) >= 0.0f && ae_fast_exp_neg(-1000.0f) < 1e-37f);
 }
 END_TEST
 
@@ -496,6 +525,7 @@ static Suite *suite(void)
     tcase_add_test(t, activation_values);
     tcase_add_test(t, bernoulli_gradient);
     tcase_add_test(t, gaussian_gradient);
+    tcase_add_test(t, fast_exp_log1p_accuracy);
     tcase_add_test(t, bernoulli_known_values);
     tcase_add_test(t, gaussian_known_value);
     tcase_add_test(t, kl_gradient_and_value);

@@ -39,6 +39,9 @@ START_TEST(adam_two_steps)
     double want = 0.9 - 0.1 * (0.195 / 0.19) / sqrt(0.00249975 / 0.001999);
     ck_assert_double_eq_tol(p[0], want, 1e-6);
     ck_assert_uint_eq(o.t, 2);
+    /* the step consumed the gradients and left them zero for the next backward */
+    ck_assert_float_eq(g2[0], 0.0f);
+    ck_assert_float_eq(g[1], 0.0f);
     ae_optim_free(&o);
 }
 END_TEST

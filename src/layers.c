@@ -165,7 +165,7 @@ const float *ae_mlp_forward(ae_mlp *m, const float *params, size_t B, const floa
 
 void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, const float *x,
                      const int32_t *labels, float *dout, float *const *extra_dz, float *dx,
-                     float *buf)
+                     float *buf, const ae_layer_done *done)
 {
     float *dy = dout, *next = buf;
     for (int i = m->n - 1; i >= 0; i--) {
@@ -173,6 +173,8 @@ void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, con
         float *target = i > 0 ? next : dx; /* the input's gradient only when asked */
         ae_dense_backward(&m->layer[i], params, grads, B, in, i == 0 ? labels : NULL,
                           m->out[i], dy, extra_dz ? extra_dz[i] : NULL, target);
+        if (done)
+            done->fn(done->ctx, &m->layer[i]);
         float *t = dy;
         dy = next;
         next = t;
@@ -183,6 +185,23 @@ void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, con
  * the values of a chunk go to a stack buffer, then a scalar loop adds them
  * (a double reduction inside the vector loop would not vectorise). */
 #define NLL_CHUNK 512
+
+/* The sum of vals[0..n) in double, in 8 interleaved lanes: independent
+ * chains of additions that vectorise, in a fixed order (deterministic). */
+AE_CLONES static double sum_lanes(const float *restrict vals, size_t n)
+{
+    double lane[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (size_t k = 0; k < 8; k++)
+            lane[k] += vals[j + k];
+    double s = 0;
+    for (; j < n; j++)
+        s += vals[j];
+    for (size_t k = 0; k < 8; k++)
+        s += lane[k];
+    return s;
+}
 
 /* vals[j] = softplus(l) - t*l, and when d: d[j] = scale*(sigmoid(l) - t). */
 AE_CLONES static void bernoulli_chunk(size_t n, const float *restrict l, const float *restrict t,
@@ -218,8 +237,7 @@ double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x,
             size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
             size_t off = r * D + j0;
             bernoulli_chunk(n, logits + off, x + off, scale, vals, dlogits ? dlogits + off : NULL);
-            for (size_t j = 0; j < n; j++)
-                row += vals[j];
+            row += sum_lanes(vals, n);
         }
         if (per_example)
             per_example[r] = row;
@@ -253,8 +271,7 @@ double ae_gaussian_nll(size_t B, size_t D, const float *y, const float *x, float
             size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
             size_t off = r * D + j0;
             gaussian_chunk(n, y + off, x + off, scale, vals, dy ? dy + off : NULL);
-            for (size_t j = 0; j < n; j++)
-                row += vals[j];
+            row += sum_lanes(vals, n);
         }
         if (per_example)
             per_example[r] = row;

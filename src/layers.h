@@ -28,13 +28,21 @@ void ae_dense_backward(const ae_layer *l, const float *params, float *grads, siz
 const float *ae_mlp_forward(ae_mlp *m, const float *params, size_t B, const float *x,
                             const int32_t *labels);
 
+/* Called after a layer's backward pass, when its gradients are complete and
+ * its parameters no longer needed by the pass. */
+typedef struct {
+    void (*fn)(void *ctx, const ae_layer *l);
+    void *ctx;
+} ae_layer_done;
+
 /* Backpropagates dout [B x out] (overwritten) through the stack; extra_dz
  * (NULL, or one pointer per layer, each NULL or [B x out]) adds gradients at
  * pre-activations; dx [B x in] receives dL/dx unless NULL.  buf is scratch of
- * [B x widest layer]; dout must be that large too. */
+ * [B x widest layer]; dout must be that large too.  done (may be NULL) is
+ * told about each layer as it finishes. */
 void ae_mlp_backward(ae_mlp *m, const float *params, float *grads, size_t B, const float *x,
                      const int32_t *labels, float *dout, float *const *extra_dz, float *dx,
-                     float *buf);
+                     float *buf, const ae_layer_done *done);
 
 /* f'(a) and f''(a) of an activation, written in terms of its output y. */
 float ae_act_deriv(ae_activation act, float y);

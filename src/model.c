@@ -615,14 +615,45 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     }
 }
 
+typedef struct {
+    ae_model *m;
+    ae_optim *o;
+} update_ctx;
+
+/* A layer's gradients are complete: update its bias, and its weight unless
+ * it is a tied layer's (updated with its encoder twin, whose backward comes
+ * later and adds the other use). */
+static void update_layer(void *vctx, const ae_layer *l)
+{
+    update_ctx *c = vctx;
+    ae_optim_update(c->o, c->m->params, c->m->grads, l->b_off, l->out);
+    if (!l->transposed)
+        ae_optim_update(c->o, c->m->params, c->m->grads, l->w_off, l->in * l->out);
+}
+
+static void backward(ae_model *m, float kl_weight, const ae_layer_done *done);
+
 void ae_model_backward(ae_model *m, float kl_weight)
+{
+    backward(m, kl_weight, NULL);
+}
+
+void ae_model_backward_update(ae_model *m, float kl_weight, ae_optim *o)
+{
+    update_ctx c = {m, o};
+    ae_layer_done done = {update_layer, &c};
+    ae_optim_begin(o);
+    backward(m, kl_weight, &done);
+}
+
+static void backward(ae_model *m, float kl_weight, const ae_layer_done *done)
 {
     size_t B = m->last_batch, L = m->latent, L2 = m->latent2;
     float **S = m->scratch;
     /* decoder: d loss / d outputs (from forward, in S[0]) -> d loss / d code in S[2] */
     const float *code = m->type == AE_MODEL_AE ? m->enc.out[m->enc.n - 1] : m->z;
     ae_mlp_backward(&m->dec, m->params, m->grads, B, code, m->last_labels, S[0], NULL, S[2],
-                    S[1]);
+                    S[1], done);
     float *dcode = S[2];
     float *head = m->enc.out[m->enc.n - 1];
     float *const *extra = NULL;
@@ -636,7 +667,7 @@ void ae_model_backward(ae_model *m, float kl_weight)
             extra = m->extra_dz;
         }
         ae_mlp_backward(&m->enc, m->params, m->grads, B, m->last_input, m->last_labels, dcode,
-                        extra, NULL, S[0]);
+                        extra, NULL, S[0], done);
         return;
     }
     if (m->type == AE_MODEL_HVAE) {
@@ -645,10 +676,12 @@ void ae_model_backward(ae_model *m, float kl_weight)
         /* the z1 term -> the prior's outputs -> z2 (S[3]) */
         memset(S[0], 0, B * 2 * L * sizeof(float));
         kl_z1(head, m->z, p1, B, L, NULL, s, NULL, NULL, S[0]);
-        ae_mlp_backward(&m->prior, m->params, m->grads, B, m->z2, NULL, S[0], NULL, S[3], S[1]);
+        ae_mlp_backward(&m->prior, m->params, m->grads, B, m->z2, NULL, S[0], NULL, S[3], S[1],
+                        done);
         /* z2 = mu2 + sigma2*eps2 with KL(q(z2|z1) || N(0, I)) -> q(z2|z1) -> z1 */
         reparam_backward(h2, m->eps2, S[3], B, L2, kl_weight, S[0]);
-        ae_mlp_backward(&m->enc2, m->params, m->grads, B, m->z, NULL, S[0], NULL, S[3], S[1]);
+        ae_mlp_backward(&m->enc2, m->params, m->grads, B, m->z, NULL, S[0], NULL, S[3], S[1],
+                        done);
         for (size_t q = 0; q < B * L; q++)
             dcode[q] += S[3][q];
         /* the z1 term's direct share: through z1, and the entropy's logvar1 */
@@ -660,7 +693,7 @@ void ae_model_backward(ae_model *m, float kl_weight)
         reparam_backward(head, m->eps, dcode, B, L, kl_weight, S[0]);
     }
     ae_mlp_backward(&m->enc, m->params, m->grads, B, m->last_input, m->last_labels, S[0], NULL,
-                    NULL, S[1]);
+                    NULL, S[1], done);
 }
 
 void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *labels, float *mu,

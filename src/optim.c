@@ -54,17 +54,30 @@ AE_CLONES static void sgd(size_t n, float *restrict p, float *restrict g, float 
     }
 }
 
-void ae_optim_step(ae_optim *o, float *params, float *grads)
+void ae_optim_begin(ae_optim *o)
 {
     o->t++;
     if (o->kind == AE_OPT_ADAM) {
         double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
         double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-        adam(o->n, params, grads, o->m, o->v, o->beta1, o->beta2, o->eps, o->weight_decay,
-             (float)((double)o->lr / bc1), (float)(1.0 / sqrt(bc2)));
-    } else {
-        sgd(o->n, params, grads, o->m, o->momentum, o->lr, o->weight_decay);
+        o->step = (float)((double)o->lr / bc1);
+        o->inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     }
+}
+
+void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n)
+{
+    if (o->kind == AE_OPT_ADAM)
+        adam(n, params + off, grads + off, o->m + off, o->v + off, o->beta1, o->beta2, o->eps,
+             o->weight_decay, o->step, o->inv_sqrt_bc2);
+    else
+        sgd(n, params + off, grads + off, o->m + off, o->momentum, o->lr, o->weight_decay);
+}
+
+void ae_optim_step(ae_optim *o, float *params, float *grads)
+{
+    ae_optim_begin(o);
+    ae_optim_update(o, params, grads, 0, o->n);
 }
 
 void ae_optim_free(ae_optim *o)

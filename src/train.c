@@ -494,8 +494,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                 double c = cfg->train.kl_capacity * (cap_steps > 0 ? fmin(1.0, step / cap_steps) : 1.0);
                 kl_weight = l.kl > c ? (float)beta_now : l.kl < c ? -(float)beta_now : 0.0f;
             }
-            ae_model_backward(m, kl_weight);
-            ae_optim_step(&r.optim, m->params, m->grads);
+            ae_model_backward_update(m, kl_weight, &r.optim);
             r.state.step++;
             sum_loss += l.loss * (double)rows;
             sum_recon += l.recon * (double)rows;

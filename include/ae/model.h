@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "ae/config.h"
+#include "ae/optim.h"
 #include "ae/rng.h"
 #include "ae/status.h"
 
@@ -126,6 +127,12 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
 /* Accumulates into m->grads the gradient of recon + kl_weight * kl + reg
  * for the last forward. */
 void ae_model_backward(ae_model *m, float kl_weight);
+
+/* Backward and an optimizer step in one pass: each layer's parameters are
+ * updated as soon as its gradients are complete (a tied weight after its
+ * last use), while they are still in cache.  Same bits as
+ * ae_model_backward followed by ae_optim_step. */
+void ae_model_backward_update(ae_model *m, float kl_weight, ae_optim *o);
 
 /* mu [B x L] (the code for an ae, z1's mean for an hvae) and, when logvar is
  * not NULL, the log-variances (zeros for an ae).  labels: cvae only. */

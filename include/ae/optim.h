@@ -24,6 +24,7 @@ typedef struct {
     float *m;      /* [n] first moment (Adam) or momentum buffer (SGD) */
     float *v;      /* [n] second moment (Adam only; NULL for SGD) */
     uint64_t t;    /* steps taken */
+    float step, inv_sqrt_bc2; /* Adam's bias corrections for the current step */
 } ae_optim;
 
 ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *err);
@@ -31,6 +32,13 @@ ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *e
  * the next backward accumulates into a clean block without a separate
  * memset over all parameters. */
 void ae_optim_step(ae_optim *o, float *params, float *grads);
+
+/* The same step in pieces, so each layer can be updated right after its
+ * gradient is complete, while it is still in cache: ae_optim_begin once,
+ * then ae_optim_update over ranges [off, off+n) that together cover every
+ * parameter once.  The result is the same bits as ae_optim_step. */
+void ae_optim_begin(ae_optim *o);
+void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n);
 void ae_optim_free(ae_optim *o);
 
 #endif

@@ -7,7 +7,7 @@
  * (aetrain evaluates the test set twice per epoch: z sampled and z = mu).
  *
  * usage: bench_gemm SPEC.json [--threads N] [--dim D] [--train N] [--test N]
- *                   [--reps R]
+ *                   [--reps R] [--set KEY=VALUE ...]
  * Defaults: D 784, train 60000, test 10000, reps 30 (median of R timings). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -74,7 +74,13 @@ int main(int argc, char **argv)
 {
     const char *spec = NULL;
     long threads = 1, dim = 784, ntrain = 60000, ntest = 10000, reps = 30;
+    const char *sets[64] = {"data.train=\"unused\""};
+    size_t n_sets = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) {
+            sets[n_sets++] = argv[++i];
+            continue;
+        }
         long *target = !strcmp(argv[i], "--threads") ? &threads
                        : !strcmp(argv[i], "--dim")   ? &dim
                        : !strcmp(argv[i], "--train") ? &ntrain
@@ -87,7 +93,7 @@ int main(int argc, char **argv)
             spec = argv[i];
         else {
             fprintf(stderr, "usage: bench_gemm SPEC.json [--threads N] [--dim D] [--train N] "
-                            "[--test N] [--reps R]\n");
+                            "[--test N] [--reps R] [--set KEY=VALUE ...]\n");
             return 2;
         }
     }
@@ -97,8 +103,7 @@ int main(int argc, char **argv)
     }
     ae_config cfg;
     ae_error err = {{0}};
-    const char *fix[] = {"data.train=\"unused\""};
-    if (ae_config_load(&cfg, spec, fix, 1, &err) != AE_OK) {
+    if (ae_config_load(&cfg, spec, sets, n_sets, &err) != AE_OK) {
         fprintf(stderr, "bench_gemm: %s\n", err.msg);
         return 2;
     }

@@ -226,17 +226,22 @@ AE_CLONES static void bernoulli_chunk(size_t n, const float *restrict l, const f
     }
 }
 
-double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x, float scale,
-                        float *dlogits, double *per_example)
+typedef void (*nll_chunk_fn)(size_t n, const float *restrict out, const float *restrict t,
+                             float scale, float *restrict vals, float *restrict d);
+
+/* Rows of B x D: per-row sums (plus `row_const`) of the chunk function's
+ * per-element values, and its gradients into d when d is not NULL. */
+static double nll_rows(nll_chunk_fn chunk, size_t B, size_t D, const float *out, const float *x,
+                       float scale, float *d, double row_const, double *per_example)
 {
     float vals[NLL_CHUNK];
     double total = 0.0;
     for (size_t r = 0; r < B; r++) {
-        double row = 0.0;
+        double row = row_const;
         for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
             size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
             size_t off = r * D + j0;
-            bernoulli_chunk(n, logits + off, x + off, scale, vals, dlogits ? dlogits + off : NULL);
+            chunk(n, out + off, x + off, scale, vals, d ? d + off : NULL);
             row += sum_lanes(vals, n);
         }
         if (per_example)
@@ -244,6 +249,12 @@ double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x,
         total += row;
     }
     return total;
+}
+
+double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x, float scale,
+                        float *dlogits, double *per_example)
+{
+    return nll_rows(bernoulli_chunk, B, D, logits, x, scale, dlogits, 0.0, per_example);
 }
 
 /* vals[j] = (y - t)^2 / 2, and when d: d[j] = scale*(y - t). */
@@ -263,21 +274,7 @@ double ae_gaussian_nll(size_t B, size_t D, const float *y, const float *x, float
                        double *per_example)
 {
     const double half_log_2pi = 0.91893853320467274178;
-    float vals[NLL_CHUNK];
-    double total = 0.0;
-    for (size_t r = 0; r < B; r++) {
-        double row = (double)D * half_log_2pi;
-        for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
-            size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
-            size_t off = r * D + j0;
-            gaussian_chunk(n, y + off, x + off, scale, vals, dy ? dy + off : NULL);
-            row += sum_lanes(vals, n);
-        }
-        if (per_example)
-            per_example[r] = row;
-        total += row;
-    }
-    return total;
+    return nll_rows(gaussian_chunk, B, D, y, x, scale, dy, (double)D * half_log_2pi, per_example);
 }
 
 double ae_kl_normal(size_t B, size_t L, const float *mu, const float *logvar, size_t stride,

@@ -1,5 +1,6 @@
 /* aetrain: train an autoencoder or VAE from a JSON spec. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -123,6 +124,22 @@ static int lock_output(const char *dir)
         close(fd);
         return 2;
     }
+    /* Holding the lock, we know no other aetrain is writing here: the
+     * temporary files (NAME.tmp.XXXXXX) in the folder were left by a run that
+     * was killed mid-write; the files they were to replace are intact. */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (t && t != de->d_name && strlen(t) == 11) {
+            char *stale = ae_path_join(dir, de->d_name);
+            if (stale)
+                unlink(stale);
+            free(stale);
+        }
+    }
+    if (d)
+        closedir(d);
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {

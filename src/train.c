@@ -23,6 +23,9 @@
     "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
     "seconds,examples_per_sec\n"
 
+/* A batch loss this many times the run's first is taken as divergence. */
+#define DIVERGE_FACTOR 1e4
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -459,6 +462,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
     double warm_steps = cfg->train.kl_warmup_epochs * (double)nb;
     double cap_steps = cfg->train.kl_capacity_epochs * (double)nb;
     float beta = (float)cfg->model.beta;
+    double first_loss = NAN; /* of this run's first batch: the divergence yardstick */
     for (int epoch = r.state.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
         /* The epoch's order comes from the generator at its start; a run
          * resumed mid-epoch re-creates it from the saved start state, then
@@ -492,10 +496,24 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             }
             ae_loss l; /* the gradients are zero: the optimizer cleared them */
             ae_model_forward(m, rows, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
-            if (!isfinite(l.loss)) {
+            /* Diverged: a loss that is not finite, or (a learning rate far
+             * too high often keeps it finite) one that has grown to
+             * DIVERGE_FACTOR times the first batch's loss of this run, which
+             * no healthy training does. */
+            if (!isfinite(first_loss))
+                first_loss = l.loss;
+            int exploded = isfinite(l.loss) &&
+                           l.loss > DIVERGE_FACTOR * fmax(fabs(first_loss), 1.0);
+            if (!isfinite(l.loss) || exploded) {
+                char what[96];
+                if (exploded)
+                    snprintf(what, sizeof what, "%.3g, over %g times the first batch's %.4g",
+                             l.loss, DIVERGE_FACTOR, first_loss);
+                else
+                    snprintf(what, sizeof what, "%s", isnan(l.loss) ? "NaN" : "infinite");
                 ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "
-                                  "of %zu (train.lr=%g); %s", isnan(l.loss) ? "NaN" : "infinite",
-                             epoch, b + 1, nb, cfg->train.lr,
+                                  "of %zu (train.lr=%g); %s", what, epoch, b + 1, nb,
+                             cfg->train.lr,
                              epoch > 1 || resume_path ? "the last checkpoint is intact"
                                                       : "no checkpoint was written");
                 run_free(&r);

@@ -86,5 +86,11 @@ cp good/checkpoint.safetensors before.safetensors
 expect 1 "diverged: the loss became (NaN|infinite) at epoch 2, batch [0-9]+" -- \
     "$AETRAIN" --resume good/checkpoint.safetensors --set train.lr=1e30 --epochs 3
 cmp -s before.safetensors good/checkpoint.safetensors && ok || fail "divergence touched the last good checkpoint"
+# train.lr=100 keeps the loss finite but makes it explode: also divergence
+expect 1 "diverged: the loss became [0-9.e+]+, over 10000 times the first batch's [0-9.]+ at epoch 2, batch [0-9]+ of [0-9]+ \(train.lr=100\); the last checkpoint is intact" -- \
+    "$AETRAIN" --resume good/checkpoint.safetensors --set train.lr=100 --epochs 3
+cmp -s before.safetensors good/checkpoint.safetensors && ok || fail "divergence (lr 100) touched the last good checkpoint"
+expect 1 "diverged: .* at epoch 1, batch [0-9]+ .*no checkpoint was written" -- \
+    "$AETRAIN" --config "$VAE" "${small[@]}" --set train.lr=100 --out lr100
 
 finish

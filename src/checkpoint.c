@@ -27,6 +27,12 @@ static ae_st_tensor vec_tensor(const char *name, const float *data, size_t n)
     return t;
 }
 
+static void format_rng(char *buf, size_t n, const ae_rng *r)
+{
+    snprintf(buf, n, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, r->s[0], r->s[1],
+             r->s[2], r->s[3]);
+}
+
 ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_model *m,
                              const ae_optim *o, const ae_train_state *s, ae_error *err)
 {
@@ -57,10 +63,11 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
         return AE_ERR_NOMEM;
     }
     char input_dim[32], img_h[32], img_w[32], epoch[32], step[32], rng[80];
+    char batch[32], epoch_rng[80], sums[5 * 40];
     snprintf(input_dim, sizeof input_dim, "%zu", m->input_dim);
     snprintf(img_h, sizeof img_h, "%zu", m->img_h);
     snprintf(img_w, sizeof img_w, "%zu", m->img_w);
-    ae_st_meta meta[12];
+    ae_st_meta meta[16];
     size_t nm = 0;
     meta[nm++] = (ae_st_meta){"format", AE_CKPT_FORMAT};
     meta[nm++] = (ae_st_meta){"format_version", AE_CKPT_VERSION};
@@ -71,13 +78,21 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
     if (s) {
         snprintf(epoch, sizeof epoch, "%d", s->epoch);
         snprintf(step, sizeof step, "%" PRIu64, s->step);
-        snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
-                 s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
+        format_rng(rng, sizeof rng, &s->rng);
         meta[nm++] = (ae_st_meta){"epoch", epoch};
         meta[nm++] = (ae_st_meta){"step", step};
         meta[nm++] = (ae_st_meta){"rng", rng};
         if (s->metrics_csv)
             meta[nm++] = (ae_st_meta){"metrics_csv", s->metrics_csv};
+        if (s->batch > 0) {
+            snprintf(batch, sizeof batch, "%zu", s->batch);
+            format_rng(epoch_rng, sizeof epoch_rng, &s->epoch_rng);
+            snprintf(sums, sizeof sums, "%a %a %a %a %a", s->sums[0], s->sums[1], s->sums[2],
+                     s->sums[3], s->sums[4]);
+            meta[nm++] = (ae_st_meta){"batch", batch};
+            meta[nm++] = (ae_st_meta){"epoch_rng", epoch_rng};
+            meta[nm++] = (ae_st_meta){"epoch_sums", sums};
+        }
     }
     ae_status st = ae_safetensors_write(path, tensors, nt, meta, nm, err);
     free(config_json);
@@ -231,6 +246,24 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
         }
         ts.epoch = (int)epoch;
         ts.step = step;
+        if (ae_safetensors_meta(&ck->st, "batch")) {
+            const char *sums = ae_safetensors_meta(&ck->st, "epoch_sums");
+            char *end = (char *)sums;
+            for (int i = 0; sums && i < 5; i++) {
+                const char *from = end;
+                ts.sums[i] = strtod(from, &end);
+                if (end == from)
+                    sums = NULL;
+            }
+            if ((st = meta_size(ck, "batch", &ts.batch, err)) != AE_OK)
+                return st;
+            if (!sums || *end != '\0' ||
+                parse_rng(ae_safetensors_meta(&ck->st, "epoch_rng"), &ts.epoch_rng) != AE_OK) {
+                ae_error_set(err, "%s: checkpoint metadata 'epoch_rng' or 'epoch_sums' is "
+                                  "missing or malformed", ck->path);
+                return AE_ERR_INPUT;
+            }
+        }
         const char *csv = ae_safetensors_meta(&ck->st, "metrics_csv");
         if (csv) {
             ts.metrics_csv = malloc(strlen(csv) + 1);

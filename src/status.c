@@ -51,6 +51,7 @@ const char *ae_status_name(ae_status st)
     case AE_ERR_IO: return "I/O error";
     case AE_ERR_NOMEM: return "out of memory";
     case AE_ERR_NUMERIC: return "numerical failure";
+    case AE_INTERRUPTED: return "interrupted";
     }
     return "unknown error";
 }

@@ -23,6 +23,9 @@
     "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
     "seconds,examples_per_sec\n"
 
+/* A batch loss this many times the run's first is taken as divergence. */
+#define DIVERGE_FACTOR 1e4
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -459,12 +462,27 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
     double warm_steps = cfg->train.kl_warmup_epochs * (double)nb;
     double cap_steps = cfg->train.kl_capacity_epochs * (double)nb;
     float beta = (float)cfg->model.beta;
+    double first_loss = NAN; /* of this run's first batch: the divergence yardstick */
     for (int epoch = r.state.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
+        /* The epoch's order comes from the generator at its start; a run
+         * resumed mid-epoch re-creates it from the saved start state, then
+         * continues with the generator as it was after the last batch. */
+        size_t b0 = r.state.batch;
+        ae_rng start = b0 ? r.state.epoch_rng : r.state.rng;
+        r.state.epoch_rng = start;
         memcpy(r.order, r.base, r.n_fit * sizeof(size_t));
-        ae_rng_shuffle(&r.state.rng, r.order, r.n_fit);
+        ae_rng_shuffle(b0 ? &start : &r.state.rng, r.order, r.n_fit);
         double t0 = now_seconds(), sum_loss = 0, sum_recon = 0, sum_kl = 0, sum_kl2 = 0,
                sum_reg = 0, beta_now = beta;
-        for (size_t b = 0; b < nb; b++) {
+        if (b0) {
+            sum_loss = r.state.sums[0];
+            sum_recon = r.state.sums[1];
+            sum_kl = r.state.sums[2];
+            sum_kl2 = r.state.sums[3];
+            sum_reg = r.state.sums[4];
+            r.state.batch = 0;
+        }
+        for (size_t b = b0; b < nb; b++) {
             size_t first = b * B, rows = r.n_fit - first < B ? r.n_fit - first : B;
             double step = (double)r.state.step;
             beta_now = warm_steps > 0 ? beta * fmin(1.0, step / warm_steps) : beta;
@@ -478,10 +496,24 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             }
             ae_loss l; /* the gradients are zero: the optimizer cleared them */
             ae_model_forward(m, rows, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
-            if (!isfinite(l.loss)) {
+            /* Diverged: a loss that is not finite, or (a learning rate far
+             * too high often keeps it finite) one that has grown to
+             * DIVERGE_FACTOR times the first batch's loss of this run, which
+             * no healthy training does. */
+            if (!isfinite(first_loss))
+                first_loss = l.loss;
+            int exploded = isfinite(l.loss) &&
+                           l.loss > DIVERGE_FACTOR * fmax(fabs(first_loss), 1.0);
+            if (!isfinite(l.loss) || exploded) {
+                char what[96];
+                if (exploded)
+                    snprintf(what, sizeof what, "%.3g, over %g times the first batch's %.4g",
+                             l.loss, DIVERGE_FACTOR, first_loss);
+                else
+                    snprintf(what, sizeof what, "%s", isnan(l.loss) ? "NaN" : "infinite");
                 ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "
-                                  "of %zu (train.lr=%g); %s", isnan(l.loss) ? "NaN" : "infinite",
-                             epoch, b + 1, nb, cfg->train.lr,
+                                  "of %zu (train.lr=%g); %s", what, epoch, b + 1, nb,
+                             cfg->train.lr,
                              epoch > 1 || resume_path ? "the last checkpoint is intact"
                                                       : "no checkpoint was written");
                 run_free(&r);
@@ -507,6 +539,24 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                 ae_progress p = {epoch, cfg->train.epochs, b + 1, nb, sum_loss / (double)done,
                                  el > 0 ? (double)done / el : 0.0, el};
                 hooks->on_batch(hooks->ctx, &p);
+            }
+            if (b + 1 < nb && hooks && hooks->stop && *hooks->stop) {
+                /* Stopped mid-epoch: the checkpoint holds the position and
+                 * the running sums; no metrics row for a partial epoch. */
+                r.state.batch = b + 1;
+                r.state.sums[0] = sum_loss;
+                r.state.sums[1] = sum_recon;
+                r.state.sums[2] = sum_kl;
+                r.state.sums[3] = sum_kl2;
+                r.state.sums[4] = sum_reg;
+                st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
+                if (st == AE_OK) {
+                    ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint "
+                                      "written to %s", epoch, b + 1, nb, r.dir_ckpt);
+                    st = AE_INTERRUPTED;
+                }
+                run_free(&r);
+                return st == AE_ERR_INPUT ? AE_ERR_IO : st;
             }
         }
         double seconds = now_seconds() - t0;
@@ -556,22 +606,30 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
         if (st == AE_OK && cfg->output.images)
             st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
         int every = cfg->output.checkpoint_every;
-        if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs)) {
+        int stop = hooks && hooks->stop && *hooks->stop;
+        if (st == AE_OK &&
+            ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop)) {
             st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
             e.checkpoint = r.dir_ckpt;
+        }
+        if (st == AE_OK && hooks && hooks->on_epoch)
+            hooks->on_epoch(hooks->ctx, &e);
+        if (st == AE_OK && stop) {
+            ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint written to %s",
+                         epoch, nb, nb, r.dir_ckpt);
+            st = AE_INTERRUPTED;
         }
         if (st != AE_OK) {
             run_free(&r);
             return st == AE_ERR_INPUT ? AE_ERR_IO : st;
         }
-        if (hooks && hooks->on_epoch)
-            hooks->on_epoch(hooks->ctx, &e);
     }
 
     /* The final model: parameters, scaling, spec, epoch and step; no
      * optimizer moments, generator or timings, so it is small and the same
      * bits for the same training. */
-    ae_train_state final_state = {r.state.epoch, r.state.step, r.state.rng, NULL};
+    ae_train_state final_state = {.epoch = r.state.epoch, .step = r.state.step,
+                                  .rng = r.state.rng};
     st = ae_checkpoint_save(r.dir_model, cfg, m, NULL, &final_state, err);
     /* A resumed run with no epoch left to train (perhaps into a new --out)
      * still leaves its metrics and curves beside the model, for the report;

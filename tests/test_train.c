@@ -272,7 +272,7 @@ START_TEST(trainer_end_to_end)
     c.train.epochs = 15;
     c.train.batch_size = 20;
     c.model.latent = 2;
-    ae_train_hooks hooks = {NULL, NULL, NULL, count_epoch, NULL};
+    ae_train_hooks hooks = {NULL, NULL, NULL, count_epoch, NULL, NULL};
     ae_error err = {{0}};
     epochs_seen = 0;
     ck_assert_msg(ae_train(&c, NULL, &hooks, &err) == AE_OK, "%s", err.msg);

@@ -271,7 +271,7 @@ static void train(const ae_config *c, run_log *log, ae_model *m)
     if (!log)
         log = &local;
     memset(log, 0, sizeof *log);
-    ae_train_hooks hooks = {NULL, log_pretrain, log_batch, log_epoch, log};
+    ae_train_hooks hooks = {NULL, log_pretrain, log_batch, log_epoch, log, NULL};
     ck_assert_msg(ae_train(c, NULL, &hooks, &err) == AE_OK, "%s: %s", c->output.dir, err.msg);
     ck_assert_int_eq(log->n_epochs, c->train.epochs);
     if (m) {

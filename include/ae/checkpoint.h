@@ -7,7 +7,11 @@
  * parameter order.  __metadata__: format, format_version, config (the fully
  * resolved JSON spec), input_dim, img_h, img_w, epoch, step, rng (the
  * generator state as 64 hex digits), metrics_csv (the run's metrics so far),
- * crc32 (added by the safetensors writer).
+ * crc32 (added by the safetensors writer).  A checkpoint written in the
+ * middle of an epoch (a stop request) adds batch (batches of epoch+1 done),
+ * epoch_rng (the generator at that epoch's start, which re-creates its
+ * shuffled order) and epoch_sums (the epoch's running loss sums, as C99 hex
+ * floats so they come back bit for bit).
  *
  * ae_checkpoint owns what it read; ae_checkpoint_free releases it. */
 #ifndef AE_CHECKPOINT_H
@@ -27,6 +31,11 @@ typedef struct {
     uint64_t step;       /* optimizer steps taken */
     ae_rng rng;          /* the training generator after that epoch */
     char *metrics_csv;   /* malloc'ed metrics table (header + one row per epoch), or NULL */
+    /* Mid-epoch position: 0 at an epoch boundary, else the number of batches
+     * of epoch+1 already trained. */
+    size_t batch;
+    ae_rng epoch_rng;    /* the generator before epoch+1 shuffled its order */
+    double sums[5];      /* epoch+1 so far: loss, recon, kl, kl2, reg summed over rows */
 } ae_train_state;
 
 void ae_train_state_free(ae_train_state *s);

@@ -17,7 +17,8 @@ typedef enum {
     AE_ERR_INPUT,   /* an input file is missing, malformed or of the wrong shape */
     AE_ERR_IO,      /* reading or writing failed while running (disk full, ...) */
     AE_ERR_NOMEM,   /* an allocation failed or would exceed the cap */
-    AE_ERR_NUMERIC  /* training diverged: a loss became NaN or infinite */
+    AE_ERR_NUMERIC, /* training diverged: a loss became NaN or infinite */
+    AE_INTERRUPTED  /* a caller's stop request ended the run (checkpoint written) */
 } ae_status;
 
 typedef struct {

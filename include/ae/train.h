@@ -11,6 +11,7 @@
 #ifndef AE_TRAIN_H
 #define AE_TRAIN_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "ae/config.h"
@@ -62,6 +63,16 @@ typedef struct {
     void (*on_batch)(void *ctx, const ae_progress *p);
     void (*on_epoch)(void *ctx, const ae_epoch_metrics *m);
     void *ctx;
+    /* A stop request (e.g. set by a signal handler), or NULL.  It is read
+     * after every training batch; once nonzero, the run writes
+     * checkpoint.safetensors for the state after that batch and returns
+     * AE_INTERRUPTED, with a message naming the epoch, the batch and the
+     * checkpoint.  A checkpoint written mid-epoch resumes exactly: it holds
+     * the batch index, the generator at the epoch's start (which re-creates
+     * the epoch's order) and the epoch's running sums, so the resumed run
+     * gives the same bits as one never interrupted.  Pretraining does not
+     * look at it. */
+    volatile sig_atomic_t *stop;
 } ae_train_hooks;
 
 /* Trains cfg.  With resume_path, the model, optimizer, generator and metrics

@@ -1,13 +1,19 @@
 /* aetrain: train an autoencoder or VAE from a JSON spec. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ae/checkpoint.h"
 #include "ae/config.h"
+#include "ae/fileio.h"
 #include "ae/train.h"
 #include "cli.h"
 
@@ -35,11 +41,17 @@ static void usage(FILE *f)
             "  --threads N        BLAS threads (sets train.threads; 0 = all cores, the default)\n"
             "  --resume CKPT      continue a run from its checkpoint; the spec is read from\n"
             "                     the checkpoint (use --set, --epochs, --out to change it)\n"
+            "  --force            train even when another aetrain holds the output folder's\n"
+            "                     lock (DIR/aetrain.lock)\n"
             "  --quiet            print only errors\n"
             "  --help             this text\n"
             "  --version          the version\n"
             "\n"
-            "exit codes: 0 done, 1 runtime failure (I/O, divergence), 2 bad usage, spec or input\n");
+            "Ctrl-C (SIGINT) or SIGTERM finishes the current batch, writes the checkpoint and\n"
+            "says how to resume; a second Ctrl-C stops at once (the last checkpoint stays).\n"
+            "\n"
+            "exit codes: 0 done, 1 runtime failure (I/O, disk full, divergence), 2 bad usage,\n"
+            "spec or input, or the output folder in use; 130 after SIGINT, 143 after SIGTERM\n");
 }
 
 typedef struct {
@@ -49,6 +61,92 @@ typedef struct {
     double last_print;
     double run_start;
 } progress_ctx;
+
+/* The signal that asked the run to stop (0 while none has). */
+static volatile sig_atomic_t stop_signal = 0;
+
+/* The first SIGINT/SIGTERM asks the training loop to stop after its batch;
+ * a second SIGINT leaves at once.  That is safe: every file is written to a
+ * temporary name and renamed, so no half-written file replaces a good one. */
+static void on_signal(int sig)
+{
+    if (stop_signal && sig == SIGINT)
+        _exit(130);
+    stop_signal = sig;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* Past a file-size limit (ulimit -f) write() must fail with EFBIG and
+     * take the error path, rather than the default SIGXFSZ killing us. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Holds DIR/aetrain.lock (an fcntl write lock, released by the kernel when
+ * the process ends, however it ends) for the life of the run, so two runs
+ * never write one folder.  Returns 0, or the exit code after a message. */
+static int lock_output(const char *dir)
+{
+    ae_error err = {{0}};
+    ae_status st = ae_mkdir_p(dir, &err);
+    if (st != AE_OK)
+        return cli_fail(st, &err);
+    char *path = ae_path_join(dir, "aetrain.lock");
+    int fd = path ? open(path, O_RDWR | O_CREAT, 0666) : -1;
+    if (fd < 0) {
+        cli_error("%s: cannot create the lock file: %s", path ? path : dir, strerror(errno));
+        free(path);
+        return 2;
+    }
+    free(path);
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        if (e == EACCES || e == EAGAIN) {
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            cli_error("%s is in use by another aetrain (pid %s); use --force to train anyway",
+                      dir, pid[0] ? pid : "unknown");
+        } else {
+            cli_error("%s/aetrain.lock: cannot lock: %s", dir, strerror(e));
+        }
+        close(fd);
+        return 2;
+    }
+    /* Holding the lock, we know no other aetrain is writing here: the
+     * temporary files (NAME.tmp.XXXXXX) in the folder were left by a run that
+     * was killed mid-write; the files they were to replace are intact. */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (t && t != de->d_name && strlen(t) == 11) {
+            char *stale = ae_path_join(dir, de->d_name);
+            if (stale)
+                unlink(stale);
+            free(stale);
+        }
+    }
+    if (d)
+        closedir(d);
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* the pid only improves the message of a second run */
+    }
+    return 0; /* fd stays open: the lock lives as long as the process */
+}
 
 static double now(void)
 {
@@ -140,6 +238,7 @@ int main(int argc, char **argv)
     size_t n_over = 0, n_owned = 0;
     progress_ctx ctx = {0};
     int rc = 2, r;
+    bool force = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -153,6 +252,8 @@ int main(int argc, char **argv)
             goto out;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             ctx.quiet = true;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
         } else if ((r = cli_opt(argc, argv, &i, "--config", &v)) != 0) {
             if (r < 0)
                 goto out;
@@ -244,14 +345,24 @@ int main(int argc, char **argv)
         rc = cli_fail(st, &err);
         goto out;
     }
+    if (!force && (rc = lock_output(cfg.output.dir)) != 0)
+        goto out;
+    install_signals();
     ctx.tty = cli_stderr_is_tty();
     ctx.epochs = cfg.train.epochs;
-    ae_train_hooks hooks = {on_start, on_pretrain, on_batch, on_epoch, &ctx};
+    ae_train_hooks hooks = {on_start, on_pretrain, on_batch, on_epoch, &ctx, &stop_signal};
     st = ae_train(&cfg, resume, &hooks, &err);
     if (st != AE_OK) {
         if (ctx.tty && !ctx.quiet)
             fputs("\r\033[K", stderr);
-        rc = cli_fail(st, &err);
+        if (st == AE_INTERRUPTED) {
+            /* reported even with --quiet: the user needs to know how to go on */
+            fprintf(stderr, "aetrain: %s; resume with: aetrain --resume %s/checkpoint.safetensors\n",
+                    err.msg, cfg.output.dir);
+            rc = stop_signal == SIGTERM ? 143 : 130;
+        } else {
+            rc = cli_fail(st, &err);
+        }
         goto out;
     }
     if (!ctx.quiet) {

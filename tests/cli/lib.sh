@@ -61,7 +61,32 @@ expect() {
         fail "stderr of '$*' lacks /$pattern/: $out"
         return 0
     fi
+    [ -n "${AE_ERRORS_LOG:-}" ] && errors_log "$code" "$out" "$@"
     ok
+}
+
+# With AE_ERRORS_LOG set, each passing expect appends "code<TAB>command<TAB>
+# message" (the last stderr line), paths made relative and the options named
+# in ERRORS_ELIDE shown as "...": scripts/errors-doc.sh turns it into
+# docs/errors.md, so the document lists exactly what the tests check.
+ERRORS_ELIDE=""
+errors_section() {
+    if [ -n "${AE_ERRORS_LOG:-}" ]; then printf '#\t%s\n' "$1" >>"$AE_ERRORS_LOG"; fi
+    return 0
+}
+errors_log() {
+    local code=$1 out=$2
+    shift 2
+    local cmd="$*" msg
+    msg=$(tail -n 1 <<<"$out")
+    [ -n "$ERRORS_ELIDE" ] && cmd=${cmd//"$ERRORS_ELIDE"/...}
+    local from to
+    for from in "$AE_BUILD/" "$AE_SOURCE/" "$MNIST" "$WORK/"; do
+        case $from in "$MNIST") to=data/mnist ;; *) to="" ;; esac
+        cmd=${cmd//"$from"/$to}
+        msg=${msg//"$from"/$to}
+    done
+    printf '%s\t%s\t%s\n' "$code" "$cmd" "$msg" >>"$AE_ERRORS_LOG"
 }
 
 assert_file() {

@@ -6,12 +6,14 @@ need_mnist
 
 VAE=$AE_SOURCE/configs/vae.json
 small=("${MNIST_SET[@]}" --set data.train_limit=300 --set data.test_limit=100 --set train.batch_size=50 --epochs 1 --quiet)
+ERRORS_ELIDE="${small[*]}"   # shown as "..." in docs/errors.md
 
 # A good model to use against bad data.
 "$AETRAIN" --config "$VAE" "${small[@]}" --out good || fail "training the reference model"
 MODEL=good/model.safetensors
 
 # --- the spec ---
+errors_section "The spec and the command line"
 expect 2 "nope.json: cannot open" -- "$AETRAIN" --config nope.json
 printf '{\n  "model": {\n    "latent": 2,,\n  }\n}\n' >bad.json
 expect 2 "bad.json:3:[0-9]+: malformed JSON" -- "$AETRAIN" --config bad.json
@@ -29,6 +31,7 @@ expect 2 "--config SPEC.json is required" -- "$AETRAIN"
 expect 2 "needs values in \[0, 1\]" -- "$AETRAIN" --config "$VAE" "${small[@]}" --set data.scale=\"standardize\" --out std
 
 # --- data files ---
+errors_section "Data files"
 expect 2 "missing.gz: cannot open" -- "$AETRAIN" --config "$VAE" "${small[@]}" --set data.train=\"missing.gz\" --out x
 printf 'GARBAGE!GARBAGE!' >garbage.idx
 expect 2 "garbage.idx: not an IDX file" -- "$AETRAIN" --config "$VAE" "${small[@]}" --set data.train=\"garbage.idx\" --out x
@@ -42,6 +45,9 @@ expect 2 "short.idx: .*(bytes|truncated)" -- "$AETRAIN" --config "$VAE" "${small
 # dims whose product overflows
 printf '\x00\x00\x08\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff' >huge.idx
 expect 2 "huge.idx" -- "$AETRAIN" --config "$VAE" "${small[@]}" --set data.train=\"huge.idx\" --out x
+# the cap on a single allocation (16 GiB by default), lowered through AE_MAX_ALLOC
+expect 1 "train-images-idx3-ubyte.gz: .*cap of 1000000 bytes \(set AE_MAX_ALLOC to raise it\)" -- \
+    env AE_MAX_ALLOC=1000000 "$AETRAIN" --config "$VAE" "${small[@]}" --out x
 # images and labels of different counts
 expect 2 "10000 examples|has 60000 labels" -- "$AEENCODE" --model "$MODEL" --data "$MNIST/t10k-images-idx3-ubyte.gz" --labels "$MNIST/train-labels-idx1-ubyte.gz"
 # CSV: ragged row, non-numeric cell, NaN cell
@@ -58,6 +64,7 @@ printf '1,2,3\n4,5,6\n' >narrow.csv
 expect 2 "narrow.csv: examples have 3 features, but the model .* takes 784" -- "$AEENCODE" --model "$MODEL" --data narrow.csv
 
 # --- checkpoints ---
+errors_section "Checkpoints and models"
 head -c 5000 "$MODEL" >truncated.safetensors
 expect 2 "truncated.safetensors" -- "$AEENCODE" --model truncated.safetensors --data narrow.csv
 cp "$MODEL" flipped.safetensors
@@ -72,6 +79,7 @@ printf 'z0,z1\n0.1,0.2\n' >codes2.csv
 expect 2 "codes2.csv: the header has no column z2" -- "$AESAMPLE" --model "$MODEL" --from-codes codes2.csv
 
 # --- outputs ---
+errors_section "Output files and options"
 echo "a file, not a folder" >blocker
 expect 2 "blocker" -- "$AETRAIN" --config "$VAE" "${small[@]}" --out blocker/run
 # a failing run never replaces a good output file
@@ -82,9 +90,16 @@ expect 2 "narrow.csv" -- "$AEENCODE" --model "$MODEL" --data narrow.csv --out la
 expect 2 "--format: expected csv or npy" -- "$AEENCODE" --model "$MODEL" --data narrow.csv --format xml
 
 # --- divergence: a huge learning rate stops with the epoch and batch named ---
+errors_section "Training that diverges"
 cp good/checkpoint.safetensors before.safetensors
 expect 1 "diverged: the loss became (NaN|infinite) at epoch 2, batch [0-9]+" -- \
     "$AETRAIN" --resume good/checkpoint.safetensors --set train.lr=1e30 --epochs 3
 cmp -s before.safetensors good/checkpoint.safetensors && ok || fail "divergence touched the last good checkpoint"
+# train.lr=100 keeps the loss finite but makes it explode: also divergence
+expect 1 "diverged: the loss became [0-9.e+]+, over 10000 times the first batch's [0-9.]+ at epoch 2, batch [0-9]+ of [0-9]+ \(train.lr=100\); the last checkpoint is intact" -- \
+    "$AETRAIN" --resume good/checkpoint.safetensors --set train.lr=100 --epochs 3
+cmp -s before.safetensors good/checkpoint.safetensors && ok || fail "divergence (lr 100) touched the last good checkpoint"
+expect 1 "diverged: .* at epoch 1, batch [0-9]+ .*no checkpoint was written" -- \
+    "$AETRAIN" --config "$VAE" "${small[@]}" --set train.lr=100 --out lr100
 
 finish

@@ -52,9 +52,14 @@ const char *ae_fuzz_file(const char *suffix, const uint8_t *data, size_t size)
     if (i == g_n_scratch) {
         if (i == N_SCRATCH || strlen(suffix) >= sizeof g_scratch[i].suffix)
             return NULL;
+        /* tmpfs when there is one: a disk file rewritten thousands of times
+         * a second spends its time in the file system (ext4 flushes a file
+         * truncated to zero when it is closed). */
         const char *tmp = getenv("TMPDIR");
-        snprintf(g_scratch[i].path, sizeof g_scratch[i].path, "%s/ae-fuzz-XXXXXX%s",
-                 tmp && *tmp ? tmp : "/tmp", suffix);
+        if (!tmp || !*tmp)
+            tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(g_scratch[i].path, sizeof g_scratch[i].path, "%s/ae-fuzz-XXXXXX%s", tmp,
+                 suffix);
         int fd = mkstemps(g_scratch[i].path, (int)strlen(suffix));
         if (fd < 0)
             return NULL;
@@ -63,8 +68,6 @@ const char *ae_fuzz_file(const char *suffix, const uint8_t *data, size_t size)
         g_n_scratch++;
     }
     int fd = g_scratch[i].fd;
-    if (ftruncate(fd, 0) != 0)
-        return NULL;
     size_t done = 0;
     while (done < size) {
         ssize_t k = pwrite(fd, data + done, size - done, (off_t)done);
@@ -72,6 +75,8 @@ const char *ae_fuzz_file(const char *suffix, const uint8_t *data, size_t size)
             return NULL;
         done += (size_t)k;
     }
+    if (ftruncate(fd, (off_t)size) != 0)
+        return NULL;
     return g_scratch[i].path;
 }
 

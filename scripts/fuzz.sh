@@ -68,7 +68,7 @@ for t in "${run[@]}"; do
         -detect_leaks=1 -print_final_stats=1 -close_fd_mask=1 \
         -artifact_prefix="$work/$t/artifacts/" "$work/$t/corpus" \
         >"$work/$t/log" 2>&1 || rc=$?
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
         "$work/$t/log" | sed "s/^/  $t: /" || true
     shopt -s nullglob
     found=("$work/$t/artifacts"/*)

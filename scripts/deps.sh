@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build dependencies, checked (and installed on Debian as root) in one place.
 #
-# Run it:     scripts/deps.sh [-h|--help] [--test]
-# Source it:  source scripts/deps.sh; ae_deps [--test]   (the other scripts do this)
+# Run it:     scripts/deps.sh [-h|--help] [--test|--fuzz]
+# Source it:  source scripts/deps.sh; ae_deps [--test|--fuzz]   (the other scripts do this)
 #
 # --test adds what only the tests need: chromium, to render the run report
 # headless (scripts/test.sh asks for it; building and quickstart do not).
+# --fuzz adds clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh).
 #
 # Sourcing defines AE_ROOT (the repo root), ae_msg/ae_warn/ae_die and ae_deps.
 # ae_deps exports AE_PYTHON: the python3 that can import numpy, for the tests.
@@ -64,6 +65,21 @@ _ae_have_cblas_files() {
     )
 }
 
+# clang that can link -fsanitize=fuzzer (Debian: clang + libclang-rt-N-dev).
+_ae_deps_scan_fuzz() {
+    if ! command -v clang >/dev/null 2>&1; then
+        _ae_need clang "clang, to build the fuzz harnesses"
+        return
+    fi
+    local rt major
+    rt=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)
+    if [[ $rt != /* || ! -f $rt ]]; then
+        major=$(clang -dumpversion 2>/dev/null || true)
+        major=${major%%.*}
+        _ae_need "libclang-rt-${major:-14}-dev" "clang's libFuzzer runtime (libclang_rt.fuzzer)"
+    fi
+}
+
 _ae_deps_scan() {
     local for_tests=${1:-0}
     AE_DEPS_PKGS=()
@@ -114,7 +130,9 @@ _ae_deps_scan() {
     fi
     export AE_PYTHON=${AE_PYTHON:-python3}
 
-    if ((for_tests)); then
+    if [[ $for_tests == fuzz ]]; then
+        _ae_deps_scan_fuzz
+    elif ((for_tests)); then
         command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
             _ae_need chromium "chromium, to render the run report in the tests"
     fi
@@ -136,6 +154,7 @@ _ae_deps_report() {
 ae_deps() {
     local for_tests=0
     [[ ${1:-} == --test ]] && for_tests=1
+    [[ ${1:-} == --fuzz ]] && for_tests=fuzz
     _ae_deps_scan "$for_tests"
     if ((${#AE_DEPS_PKGS[@]} == 0 && ${#AE_DEPS_FIX[@]} == 0)); then
         ae_msg "build dependencies present"
@@ -172,9 +191,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
-    "" | --test) ;;
+    "" | --test | --fuzz) ;;
     *)
-        printf 'usage: %s [-h|--help] [--test]\n' "$0" >&2
+        printf 'usage: %s [-h|--help] [--test|--fuzz]\n' "$0" >&2
         exit 2
         ;;
     esac

@@ -294,6 +294,19 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
     return AE_OK;
 }
 
+/* A lower bound on the parameters of the model c describes for D inputs:
+ * every model type has the weights of the chain D -> encoder... -> latent.
+ * Products of widths (<= 2^16 each) and D fit in a double exactly enough. */
+static double min_params(const ae_config *c, size_t D)
+{
+    double n = 0, prev = (double)D;
+    for (int i = 0; i < c->model.n_encoder; i++) {
+        n += prev * c->model.encoder[i];
+        prev = c->model.encoder[i];
+    }
+    return n + prev * c->model.latent;
+}
+
 ae_status ae_checkpoint_load_model(const char *path, size_t max_batch, ae_config *cfg,
                                    ae_model *m, ae_error *err)
 {
@@ -305,6 +318,22 @@ ae_status ae_checkpoint_load_model(const char *path, size_t max_batch, ae_config
     st = ae_config_parse(&c, ck.config_json, path, NULL, 0, err);
     if (st != AE_OK) {
         ae_error_prefix(err, "%s: the spec stored in the checkpoint is invalid", path);
+        ae_checkpoint_free(&ck);
+        return AE_ERR_INPUT;
+    }
+    /* The file must hold every parameter; checking that first keeps a small
+     * file whose spec describes a huge model from allocating that model. */
+    double stored = 0;
+    for (size_t i = 0; i < ck.st.n_tensors; i++) {
+        double k = 1;
+        for (size_t d = 0; d < ck.st.tensors[i].ndim; d++)
+            k *= (double)ck.st.tensors[i].shape[d];
+        stored += k;
+    }
+    if (stored < min_params(&c, ck.input_dim)) {
+        ae_error_set(err, "%s: holds %.0f numbers, fewer than the %.0f parameters its spec "
+                     "needs at least; it comes from a different architecture", path, stored,
+                     min_params(&c, ck.input_dim));
         ae_checkpoint_free(&ck);
         return AE_ERR_INPUT;
     }

@@ -1,0 +1,9 @@
+/* libFuzzer entry point for ae_fuzz_spec (fuzz/harness.c). */
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return ae_fuzz_spec(data, size);
+}

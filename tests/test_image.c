@@ -9,44 +9,20 @@
 #include <unistd.h>
 
 #include "ae/image.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 static char path[512];
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ae_img_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tu_make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/ae_img_XXXXXX");
     snprintf(path, sizeof path, "%s/picture.png", tmpdir);
 }
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static unsigned char *slurp(const char *p, size_t *size)
-{
-    FILE *fp = fopen(p, "rb");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    ck_assert_int_ge(n, 0);
-    rewind(fp);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return b;
+    tu_remove_tree(tmpdir);
 }
 
 static void spit(const char *p, const void *b, size_t n)
@@ -145,7 +121,7 @@ START_TEST(test_signature_and_ihdr)
     fill(rgb, sizeof rgb, 4);
     ck_assert_int_eq(ae_png_write(path, rgb, 6, 2, 3, NULL), AE_OK);
     size_t n;
-    unsigned char *f = slurp(path, &n);
+    unsigned char *f = tu_slurp(path, &n);
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     ck_assert_uint_ge(n, 8 + 25 + 12);
     ck_assert_int_eq(memcmp(f, sig, 8), 0);
@@ -171,7 +147,7 @@ START_TEST(test_signature_and_ihdr)
 
     uint8_t grey[4] = {0, 85, 170, 255};
     ck_assert_int_eq(ae_png_write(path, grey, 4, 1, 1, NULL), AE_OK);
-    f = slurp(path, &n);
+    f = tu_slurp(path, &n);
     ck_assert_int_eq(f[25], 0); /* greyscale */
     free(f);
 }
@@ -183,7 +159,7 @@ START_TEST(test_corrupt_crc)
     fill(grey, sizeof grey, 5);
     ck_assert_int_eq(ae_png_write(path, grey, 8, 8, 1, NULL), AE_OK);
     size_t n;
-    unsigned char *f = slurp(path, &n);
+    unsigned char *f = tu_slurp(path, &n);
     f[33 + 8] ^= 0x10; /* first byte of IDAT data */
     spit(path, f, n);
     expect_read_error("IDAT at offset 33 has a bad CRC");
@@ -201,7 +177,7 @@ START_TEST(test_truncated)
     fill(rgb, sizeof rgb, 6);
     ck_assert_int_eq(ae_png_write(path, rgb, 5, 4, 3, NULL), AE_OK);
     size_t n;
-    unsigned char *f = slurp(path, &n);
+    unsigned char *f = tu_slurp(path, &n);
     for (size_t cut = 0; cut < n; cut++) {
         spit(path, f, cut);
         expect_read_error(cut < 8 ? "bad signature" : "truncated");

@@ -10,26 +10,18 @@
 
 #include "ae/image.h"
 #include "ae/plot.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ae_plot_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tu_make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/ae_plot_XXXXXX");
 }
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(tmpdir);
 }
 
 static size_t count(const char *hay, const char *needle)

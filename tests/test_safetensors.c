@@ -10,45 +10,20 @@
 #include <unistd.h>
 
 #include "ae/safetensors.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 static char path[512];
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ae_st_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tu_make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/ae_st_XXXXXX");
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", tmpdir);
 }
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static unsigned char *slurp(const char *p, size_t *size)
-{
-    FILE *fp = fopen(p, "rb");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    ck_assert_int_ge(n, 0);
-    rewind(fp);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    b[n] = '\0';
-    *size = (size_t)n;
-    return b;
+    tu_remove_tree(tmpdir);
 }
 
 static void spit(const char *p, const void *b, size_t n)
@@ -166,7 +141,7 @@ START_TEST(test_layout_matches_spec)
     example(t, m);
     ck_assert_int_eq(ae_safetensors_write(path, t, 4, m, 3, NULL), AE_OK);
     size_t size;
-    unsigned char *f = slurp(path, &size);
+    unsigned char *f = tu_slurp(path, &size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | f[i];
@@ -206,7 +181,7 @@ START_TEST(test_crc_corruption)
     example(t, m);
     ck_assert_int_eq(ae_safetensors_write(path, t, 4, m, 3, NULL), AE_OK);
     size_t size;
-    unsigned char *f = slurp(path, &size);
+    unsigned char *f = tu_slurp(path, &size);
     f[size - 10] ^= 0x01; /* inside encoder.0.bias */
     spit(path, f, size);
     free(f);
@@ -221,7 +196,7 @@ START_TEST(test_truncated)
     example(t, m);
     ck_assert_int_eq(ae_safetensors_write(path, t, 4, m, 3, NULL), AE_OK);
     size_t size;
-    unsigned char *f = slurp(path, &size);
+    unsigned char *f = tu_slurp(path, &size);
     size_t n = f[0] | (size_t)f[1] << 8;
     size_t cuts[] = {0, 3, 7, 8, 9, 8 + n / 2, 8 + n - 1, 8 + n, 8 + n + 1, size - 4, size - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
@@ -402,7 +377,7 @@ START_TEST(test_python_reader)
         ck_assert_msg(strstr(out, want[i]) != NULL, "output lacks \"%s\":\n%s", want[i], out);
 
     size_t size;
-    unsigned char *f = slurp(path, &size);
+    unsigned char *f = tu_slurp(path, &size);
     f[size - 1] ^= 0x80;
     spit(path, f, size);
     free(f);

@@ -1,0 +1,52 @@
+/* Helpers shared by the Check suites: a scratch folder per test and whole-file
+ * reads.  Each suite is its own executable, so this is a header of static
+ * inline functions (unused ones cost nothing).  Define _XOPEN_SOURCE 700
+ * before any include in a file that uses it (nftw). */
+#ifndef AE_TESTUTIL_H
+#define AE_TESTUTIL_H
+
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* mkdtemp from a template such as "/tmp/ae_img_XXXXXX" into dir. */
+static inline void tu_make_tmpdir(char *dir, size_t size, const char *template_)
+{
+    snprintf(dir, size, "%s", template_);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline int tu_rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+/* Removes dir and everything in it. */
+static inline void tu_remove_tree(const char *dir)
+{
+    nftw(dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The whole file, NUL-terminated (not counted in *size); malloc'ed. */
+static inline unsigned char *tu_slurp(const char *p, size_t *size)
+{
+    FILE *fp = fopen(p, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    ck_assert_int_ge(n, 0);
+    rewind(fp);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    b[n] = '\0';
+    *size = (size_t)n;
+    return b;
+}
+
+#endif

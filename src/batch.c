@@ -3,14 +3,89 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "simd.h"
 
+/* Rows are read a block at a time, so the pages of a memory-mapped dataset
+ * can be released as the passes go (ae_dataset_pages_read). */
+#define PASS_ROWS 256
+
+static inline size_t elem_size(const ae_dataset *ds)
+{
+    return ds->dtype == AE_DTYPE_U8 ? 1 : 4;
+}
+
+static inline float be_float(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static inline float raw_value(const ae_dataset *ds, size_t row, size_t j)
 {
+    size_t k = row * ds->dim + j;
     if (ds->dtype == AE_DTYPE_U8)
-        return (float)((const uint8_t *)ds->x)[row * ds->dim + j];
-    return ((const float *)ds->x)[row * ds->dim + j];
+        return (float)((const uint8_t *)ds->x)[k];
+    if (ds->dtype == AE_DTYPE_F32BE)
+        return be_float((const unsigned char *)ds->x + 4 * k);
+    return ((const float *)ds->x)[k];
+}
+
+/* Tells the dataset that `rows` consecutive rows were read (page release
+ * when mapped). */
+static void rows_read(const ae_dataset *ds, size_t rows)
+{
+    if (ds->map)
+        ae_dataset_pages_read(ds, rows * ds->dim * elem_size(ds));
+}
+
+/* ... or `rows` scattered ones, each faulting in the pages around it. */
+static void scattered_rows_read(const ae_dataset *ds, size_t rows)
+{
+    if (ds->map)
+        ae_dataset_pages_read(ds, rows * (ds->dim * elem_size(ds) + AE_MAP_ROW_COST));
+}
+
+void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum)
+{
+    size_t D = ds->dim;
+    for (size_t i = 0; i < n; i++) {
+        size_t row = idx ? idx[i] : i;
+        for (size_t j = 0; j < D; j++)
+            sum[j] += raw_value(ds, row, j);
+        if ((i + 1) % PASS_ROWS == 0)
+            rows_read(ds, PASS_ROWS);
+    }
+}
+
+void ae_feature_sq_devs(const ae_dataset *ds, const size_t *idx, size_t n, const double *mean,
+                        double *m2)
+{
+    size_t D = ds->dim;
+    for (size_t i = 0; i < n; i++) {
+        size_t row = idx ? idx[i] : i;
+        for (size_t j = 0; j < D; j++) {
+            double d = raw_value(ds, row, j) - mean[j];
+            m2[j] += d * d;
+        }
+        if ((i + 1) % PASS_ROWS == 0)
+            rows_read(ds, PASS_ROWS);
+    }
+}
+
+void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2, size_t count,
+                             float *scale, float *shift)
+{
+    for (size_t j = 0; j < dim; j++) {
+        double sd = sqrt(m2[j] / (double)count);
+        if (!(sd > 1e-12))
+            sd = 1.0;
+        scale[j] = (float)(1.0 / sd);
+        shift[j] = (float)(-mean[j] / sd);
+    }
 }
 
 void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale mode,
@@ -27,65 +102,67 @@ void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale 
         n = ds->n;
     /* Two passes in double: the mean, then the centred sum of squares, which
      * avoids the cancellation of the one-pass formula. */
-    double *mean = calloc(D, sizeof(double));
+    double *sum = calloc(D, sizeof(double));
     double *m2 = calloc(D, sizeof(double));
-    if (!mean || !m2 || n == 0) {
-        free(mean);
+    if (!sum || !m2 || n == 0) {
+        free(sum);
         free(m2);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t row = idx ? idx[i] : i;
-        for (size_t j = 0; j < D; j++)
-            mean[j] += raw_value(ds, row, j);
-    }
+    ae_feature_sums(ds, idx, n, sum);
     for (size_t j = 0; j < D; j++)
-        mean[j] /= (double)n;
-    for (size_t i = 0; i < n; i++) {
-        size_t row = idx ? idx[i] : i;
-        for (size_t j = 0; j < D; j++) {
-            double d = raw_value(ds, row, j) - mean[j];
-            m2[j] += d * d;
-        }
-    }
-    for (size_t j = 0; j < D; j++) {
-        double sd = sqrt(m2[j] / (double)n);
-        if (!(sd > 1e-12))
-            sd = 1.0;
-        scale[j] = (float)(1.0 / sd);
-        shift[j] = (float)(-mean[j] / sd);
-    }
-    free(mean);
+        sum[j] /= (double)n; /* the mean */
+    ae_feature_sq_devs(ds, idx, n, sum, m2);
+    ae_scaling_from_moments(D, sum, m2, n, scale, shift);
+    free(sum);
     free(m2);
 }
 
-void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,
-                     float *hi)
+void ae_scaled_range_rows(const ae_dataset *ds, size_t first, size_t n, const float *scale,
+                          const float *shift, float *lo, float *hi)
 {
     float a = INFINITY, b = -INFINITY;
-    for (size_t i = 0; i < ds->n; i++)
+    for (size_t i = first; i < first + n; i++) {
         for (size_t j = 0; j < ds->dim; j++) {
             float v = raw_value(ds, i, j) * scale[j] + shift[j];
             a = v < a ? v : a;
             b = v > b ? v : b;
         }
+        if ((i + 1 - first) % PASS_ROWS == 0)
+            rows_read(ds, PASS_ROWS);
+    }
     *lo = a;
     *hi = b;
 }
 
-void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const float *shift,
-                             float *lo, float *hi)
+void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,
+                     float *hi)
+{
+    ae_scaled_range_rows(ds, 0, ds->n, scale, shift, lo, hi);
+}
+
+void ae_scaled_feature_range_rows(const ae_dataset *ds, size_t first, size_t n,
+                                  const float *scale, const float *shift, float *lo, float *hi)
 {
     for (size_t j = 0; j < ds->dim; j++) {
         lo[j] = INFINITY;
         hi[j] = -INFINITY;
     }
-    for (size_t i = 0; i < ds->n; i++)
+    for (size_t i = first; i < first + n; i++) {
         for (size_t j = 0; j < ds->dim; j++) {
             float v = raw_value(ds, i, j) * scale[j] + shift[j];
             lo[j] = v < lo[j] ? v : lo[j];
             hi[j] = v > hi[j] ? v : hi[j];
         }
+        if ((i + 1 - first) % PASS_ROWS == 0)
+            rows_read(ds, PASS_ROWS);
+    }
+}
+
+void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const float *shift,
+                             float *lo, float *hi)
+{
+    ae_scaled_feature_range_rows(ds, 0, ds->n, scale, shift, lo, hi);
 }
 
 /* out = src * scale + shift over one row */
@@ -94,6 +171,19 @@ AE_CLONES static void scale_u8(float *restrict out, const uint8_t *restrict src,
 {
     for (size_t j = 0; j < n; j++)
         out[j] = (float)src[j] * scale[j] + shift[j];
+}
+
+/* the same from big-endian float32 (a mapped float IDX file) */
+AE_CLONES static void scale_f32be(float *restrict out, const uint32_t *restrict src,
+                                  const float *restrict scale, const float *restrict shift,
+                                  size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        uint32_t u = __builtin_bswap32(src[j]);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        out[j] = f * scale[j] + shift[j];
+    }
 }
 
 void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size_t B,
@@ -106,6 +196,14 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
         float *restrict o = out + r * D;
         if (ds->dtype == AE_DTYPE_U8) {
             scale_u8(o, (const uint8_t *)ds->x + row * D, scale, shift, D);
+        } else if (ds->dtype == AE_DTYPE_F32BE) {
+            uint32_t tmp[256]; /* aligned copy of the row, a piece at a time */
+            const unsigned char *src = (const unsigned char *)ds->x + 4 * row * D;
+            for (size_t j = 0; j < D; j += 256) {
+                size_t k = D - j < 256 ? D - j : 256;
+                memcpy(tmp, src + 4 * j, 4 * k);
+                scale_f32be(o + j, tmp, scale + j, shift + j, k);
+            }
         } else {
             const float *restrict src = (const float *)ds->x + row * D;
             for (size_t j = 0; j < D; j++)
@@ -119,4 +217,16 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
                 o[j] = ae_rng_uniform(rng) < o[j] ? 1.0f : 0.0f;
         }
     }
+    if (idx)
+        scattered_rows_read(ds, B);
+    else
+        rows_read(ds, B);
+}
+
+void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng)
+{
+    if (bin != AE_BIN_DYNAMIC)
+        return;
+    for (size_t i = 0; i < rows * dim; i++)
+        (void)ae_rng_uniform(rng);
 }

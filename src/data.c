@@ -8,6 +8,7 @@
  * data is proven to be there (plain files: by their size on disk; gzip: by
  * decompressing in growing chunks). */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "ae/data.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -48,7 +50,14 @@ typedef struct {
     int regular;         /* a regular file, so file_size is meaningful */
     uint64_t file_size;  /* bytes on disk (compressed size for gzip) */
     int read_errno;      /* errno right after a failed gzread */
+    int fd;              /* the file (owned by gz; for mapping) */
 } src_file;
+
+struct ae_mapping {
+    void *base;
+    size_t len;
+    size_t read; /* bytes of rows read since the pages were last released */
+};
 
 static ae_status src_open(src_file *s, const char *path, ae_error *err)
 {
@@ -72,6 +81,7 @@ static ae_status src_open(src_file *s, const char *path, ae_error *err)
     }
     s->regular = S_ISREG(st.st_mode);
     s->file_size = (uint64_t)st.st_size;
+    s->fd = fd;
     s->gz = gzdopen(fd, "rb"); /* owns fd from here on */
     if (!s->gz) {
         close(fd);
@@ -304,6 +314,88 @@ static ae_status idx_read_header(src_file *s, const unsigned char *magic, size_t
     return idx_parse_dims(b, n, h, s->path, err);
 }
 
+/* A plain file must hold exactly the header and the data it announces. */
+static ae_status idx_check_plain_size(const src_file *s, const idx_header *h, ae_error *err)
+{
+    uint64_t present = s->file_size > h->header_bytes ? s->file_size - h->header_bytes : 0;
+    if (present != h->payload_bytes) {
+        char dims[160];
+        idx_dims_str(h, dims, sizeof dims);
+        ae_error_set(err, "%s: header says %s = %zu bytes of data, file has %" PRIu64 "%s",
+                     s->path, dims, h->payload_bytes, present,
+                     present > h->payload_bytes ? " (trailing data after the last example)" : "");
+        return AE_ERR_INPUT;
+    }
+    return AE_OK;
+}
+
+static void map_release(struct ae_mapping *m)
+{
+    madvise(m->base, m->len, MADV_DONTNEED);
+    m->read = 0;
+}
+
+void ae_dataset_pages_read(const ae_dataset *ds, size_t bytes)
+{
+    struct ae_mapping *m = ds ? ds->map : NULL;
+    if (!m || m->len <= AE_MAP_WINDOW)
+        return; /* a file smaller than the window never needs it */
+    m->read += bytes;
+    if (m->read >= AE_MAP_WINDOW)
+        map_release(m);
+}
+
+static int mmap_disabled(void)
+{
+    const char *env = getenv("AE_NO_MMAP");
+    return env && *env && strcmp(env, "0") != 0;
+}
+
+/* Maps a plain IDX file's data instead of reading it: *map_out is NULL when
+ * the file cannot be mapped (the caller then reads it). */
+static ae_status idx_map_payload(src_file *s, const idx_header *h, struct ae_mapping **map_out,
+                                 ae_error *err)
+{
+    *map_out = NULL;
+    ae_status st = idx_check_plain_size(s, h, err);
+    if (st != AE_OK)
+        return st;
+    struct ae_mapping *m = calloc(1, sizeof *m);
+    if (!m) {
+        ae_error_set(err, "%s: out of memory", s->path);
+        return AE_ERR_NOMEM;
+    }
+    m->len = (size_t)s->file_size;
+    m->base = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
+    if (m->base == MAP_FAILED) {
+        free(m); /* not mappable (a special file system): read it instead */
+        return AE_OK;
+    }
+    *map_out = m;
+    return AE_OK;
+}
+
+/* A mapped float32 file is checked for NaN/inf in place, a window at a time. */
+static ae_status idx_check_f32_mapped(struct ae_mapping *m, size_t offset, size_t count,
+                                      size_t dim, const char *path, ae_error *err)
+{
+    const unsigned char *p = (const unsigned char *)m->base + offset;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = be32(p + 4 * i);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        if (!isfinite(f)) {
+            ae_error_set(err, "%s: element %zu (example %zu) is %s", path, i, i / dim,
+                         isnan(f) ? "NaN" : "infinite");
+            return AE_ERR_INPUT;
+        }
+        if ((i + 1) % (AE_MAP_WINDOW / 4) == 0)
+            map_release(m);
+    }
+    map_release(m);
+    return AE_OK;
+}
+
 /* Reads exactly h->payload_bytes after the header into a malloc'ed *out and
  * checks that nothing follows them. */
 static ae_status idx_read_payload(src_file *s, const idx_header *h, unsigned char **out,
@@ -318,14 +410,9 @@ static ae_status idx_read_payload(src_file *s, const idx_header *h, unsigned cha
     /* A plain file's size proves (or disproves) the claim before allocating. */
     int proven = 0;
     if (plain && s->regular) {
-        uint64_t present =
-            s->file_size > h->header_bytes ? s->file_size - h->header_bytes : 0;
-        if (present != want) {
-            ae_error_set(err, "%s: header says %s = %zu bytes of data, file has %" PRIu64 "%s",
-                         s->path, dims, want, present,
-                         present > want ? " (trailing data after the last example)" : "");
-            return AE_ERR_INPUT;
-        }
+        ae_status st = idx_check_plain_size(s, h, err);
+        if (st != AE_OK)
+            return st;
         proven = 1;
     }
     size_t cap = ae_alloc_cap();
@@ -418,11 +505,36 @@ static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t g
                      "(0x08) or float32 (0x0D)", s->path, h.type, h.type_name);
         return AE_ERR_INPUT;
     }
+    size_t dim = h.dims[0] ? h.count / h.dims[0] : 0;
+    struct ae_mapping *map = NULL;
+    if (gzdirect(s->gz) && s->regular && h.payload_bytes > 0 && !mmap_disabled()) {
+        st = idx_map_payload(s, &h, &map, err);
+        if (st != AE_OK)
+            return st;
+    }
+    if (map) {
+        if (h.type == IDX_TYPE_F32 &&
+            (st = idx_check_f32_mapped(map, h.header_bytes, h.count, dim, s->path, err))) {
+            munmap(map->base, map->len);
+            free(map);
+            return st;
+        }
+        memset(out, 0, sizeof *out);
+        out->n = h.dims[0];
+        out->dim = dim;
+        out->dtype = h.type == IDX_TYPE_U8 ? AE_DTYPE_U8 : AE_DTYPE_F32BE;
+        out->x = (const unsigned char *)map->base + h.header_bytes;
+        out->map = map;
+        if (h.ndims == 3) {
+            out->img_h = h.dims[1];
+            out->img_w = h.dims[2];
+        }
+        return AE_OK;
+    }
     unsigned char *buf;
     st = idx_read_payload(s, &h, &buf, err);
     if (st != AE_OK)
         return st;
-    size_t dim = h.count / h.dims[0];
     if (h.type == IDX_TYPE_F32) {
         st = idx_decode_f32(buf, h.count, dim, s->path, err);
         if (st != AE_OK) {
@@ -827,8 +939,15 @@ nomem:
     return AE_ERR_NOMEM;
 }
 
-static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefix_len,
-                          const csv_spec *spec, ae_dataset *out, ae_error *err)
+/* Receives each parsed CSV row: dim features (NULL for a labels-only file)
+ * and the label (when the file has a label column). */
+typedef ae_status (*csv_row_fn)(void *ctx, size_t dim, const float *row, int has_label,
+                                int32_t label, const char *path, ae_error *err);
+
+/* Parses the CSV and hands each data row to emit; *rows: how many. */
+static ae_status csv_scan(src_file *s, const unsigned char *prefix, size_t prefix_len,
+                          const csv_spec *spec, csv_row_fn emit, void *ctx, size_t *rows,
+                          ae_error *err)
 {
     line_reader lr;
     ae_status st = lr_init(&lr, s, prefix, prefix_len, err);
@@ -837,9 +956,9 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
     csv_columns cols = {s->path, NULL, 0};
     char **cells = NULL;
     size_t cells_cap = 0, ncells = 0;
-    float *x = NULL;       /* [rows_cap x dim] */
-    int32_t *labels = NULL; /* [rows_cap] */
-    size_t n = 0, rows_cap = 0, dim = 0, label_col = SIZE_MAX, first_blank = 0;
+    float *row = NULL;     /* [dim] the row being parsed */
+    int32_t label = 0;
+    size_t n = 0, dim = 0, label_col = SIZE_MAX, first_blank = 0;
     size_t first_line = 0, lines = 0;
 
     for (;;) {
@@ -917,6 +1036,11 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
                 st = AE_ERR_INPUT;
                 goto done;
             }
+            if (dim && !(row = malloc(dim * sizeof *row))) {
+                ae_error_set(err, "%s: cannot allocate a row of %zu columns", s->path, dim);
+                st = AE_ERR_NOMEM;
+                goto done;
+            }
             if (header)
                 continue;
         }
@@ -926,14 +1050,9 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
             st = AE_ERR_INPUT;
             goto done;
         }
-        if (n == rows_cap &&
-            (st = csv_grow(&rows_cap, dim, &x, &labels, label_col != SIZE_MAX, s->path, err)) !=
-                AE_OK)
-            goto done;
-        float *row = x ? x + n * dim : NULL;
         for (size_t j = 0, k = 0; j < ncells; j++) {
             if (j == label_col) {
-                if (!parse_label(cells[j], &labels[n])) {
+                if (!parse_label(cells[j], &label)) {
                     char where[96];
                     csv_cell_where(&cols, j, where, sizeof where);
                     ae_error_set(err, "%s: line %zu, %s: label '%.40s' is not an integer from 0 "
@@ -949,6 +1068,8 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
                 goto done;
             }
         }
+        if ((st = emit(ctx, dim, row, label_col != SIZE_MAX, label, s->path, err)) != AE_OK)
+            goto done;
         n++;
     }
 
@@ -962,6 +1083,56 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
         st = AE_ERR_INPUT;
         goto done;
     }
+    *rows = n;
+    st = AE_OK;
+done:
+    free(row);
+    free(cells);
+    if (cols.names)
+        for (size_t j = 0; j < cols.ncols; j++)
+            free(cols.names[j]);
+    free(cols.names);
+    lr_free(&lr);
+    return st;
+}
+
+/* csv_load's sink: rows into a growing matrix. */
+typedef struct {
+    float *x;          /* [rows_cap x dim] */
+    int32_t *labels;   /* [rows_cap] */
+    size_t n, rows_cap, dim;
+    int has_labels;
+} csv_matrix;
+
+static ae_status csv_matrix_add(void *vctx, size_t dim, const float *row, int has_label,
+                                int32_t label, const char *path, ae_error *err)
+{
+    csv_matrix *c = vctx;
+    c->dim = dim;
+    c->has_labels = has_label;
+    ae_status st;
+    if (c->n == c->rows_cap &&
+        (st = csv_grow(&c->rows_cap, dim, &c->x, &c->labels, has_label, path, err)) != AE_OK)
+        return st;
+    if (dim)
+        memcpy(c->x + c->n * dim, row, dim * sizeof *row);
+    if (has_label)
+        c->labels[c->n] = label;
+    c->n++;
+    return AE_OK;
+}
+
+static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefix_len,
+                          const csv_spec *spec, ae_dataset *out, ae_error *err)
+{
+    csv_matrix c = {0};
+    size_t n = 0;
+    ae_status st = csv_scan(s, prefix, prefix_len, spec, csv_matrix_add, &c, &n, err);
+    float *x = c.x;
+    int32_t *labels = c.labels;
+    size_t dim = c.dim, rows_cap = c.rows_cap;
+    if (st != AE_OK)
+        goto done;
     /* Give back the unused tail of the doubling; a failed shrink keeps the old block. */
     if (x && n < rows_cap) {
         float *p = realloc(x, n * dim * sizeof *x);
@@ -985,12 +1156,6 @@ static ae_status csv_load(src_file *s, const unsigned char *prefix, size_t prefi
 done:
     free(x);
     free(labels);
-    free(cells);
-    if (cols.names)
-        for (size_t j = 0; j < cols.ncols; j++)
-            free(cols.names[j]);
-    free(cols.names);
-    lr_free(&lr);
     return st;
 }
 
@@ -1098,8 +1263,8 @@ void ae_dataset_truncate(ae_dataset *ds, size_t n)
     if (!ds || n == 0 || n >= ds->n)
         return;
     size_t esize = ds->dtype == AE_DTYPE_U8 ? 1 : sizeof(float);
-    if (ds->x && ds->dim) {
-        void *p = realloc(ds->x, n * ds->dim * esize);
+    if (ds->x && ds->dim && !ds->map) {
+        void *p = realloc((void *)ds->x, n * ds->dim * esize);
         if (p)
             ds->x = p;
     }
@@ -1115,7 +1280,133 @@ void ae_dataset_free(ae_dataset *ds)
 {
     if (!ds)
         return;
-    free(ds->x);
+    if (ds->map) {
+        munmap(ds->map->base, ds->map->len);
+        free(ds->map);
+    } else {
+        free((void *)ds->x);
+    }
     free(ds->labels);
     memset(ds, 0, sizeof *ds);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streaming (ae_dataset_stream).                                           */
+
+typedef struct {
+    ae_row_sink sink;
+    void *ctx;
+    ae_stream_info info;
+} csv_stream;
+
+static ae_status csv_stream_row(void *vctx, size_t dim, const float *row, int has_label,
+                                int32_t label, const char *path, ae_error *err)
+{
+    (void)path;
+    csv_stream *c = vctx;
+    c->info.dim = dim;
+    c->info.dtype = AE_DTYPE_F32;
+    c->info.has_labels = has_label;
+    return c->sink(c->ctx, &c->info, row, has_label ? label : -1, err);
+}
+
+static ae_status idx_stream(src_file *s, const unsigned char *magic, size_t got,
+                            ae_row_sink sink, void *ctx, size_t *rows, ae_error *err)
+{
+    idx_header h;
+    ae_status st = idx_read_header(s, magic, got, &h, err);
+    if (st != AE_OK)
+        return st;
+    if (h.type != IDX_TYPE_U8 && h.type != IDX_TYPE_F32) {
+        ae_error_set(err, "%s: unsupported IDX element type 0x%02X (%s): data must be uint8 "
+                     "(0x08) or float32 (0x0D)", s->path, h.type, h.type_name);
+        return AE_ERR_INPUT;
+    }
+    if (gzdirect(s->gz) && s->regular && (st = idx_check_plain_size(s, &h, err)) != AE_OK)
+        return st;
+    ae_stream_info info = {h.dims[0], h.dims[0] ? h.count / h.dims[0] : 0,
+                           h.type == IDX_TYPE_U8 ? AE_DTYPE_U8 : AE_DTYPE_F32, 0, 0, 0};
+    if (h.ndims == 3) {
+        info.img_h = h.dims[1];
+        info.img_w = h.dims[2];
+    }
+    size_t row_bytes = info.dim * h.elem_size;
+    unsigned char *row = malloc(row_bytes ? row_bytes : 1);
+    if (!row) {
+        ae_error_set(err, "%s: cannot allocate a row of %zu bytes", s->path, row_bytes);
+        return AE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < info.n; i++) {
+        size_t k;
+        if ((st = src_read(s, row, row_bytes, &k, err)) != AE_OK)
+            goto done;
+        if (k < row_bytes) {
+            char dims[160];
+            idx_dims_str(&h, dims, sizeof dims);
+            ae_error_set(err, "%s: header says %s, file ends in example %zu%s", s->path, dims, i,
+                         gzdirect(s->gz) ? "" : " after gunzip");
+            st = AE_ERR_INPUT;
+            goto done;
+        }
+        if (h.type == IDX_TYPE_F32) {
+            for (size_t j = 0; j < info.dim; j++) {
+                uint32_t u = be32(row + 4 * j);
+                float f;
+                memcpy(&f, &u, sizeof f);
+                if (!isfinite(f)) {
+                    ae_error_set(err, "%s: element %zu (example %zu) is %s", s->path,
+                                 i * info.dim + j, i, isnan(f) ? "NaN" : "infinite");
+                    st = AE_ERR_INPUT;
+                    goto done;
+                }
+                memcpy(row + 4 * j, &f, sizeof f);
+            }
+        }
+        if ((st = sink(ctx, &info, row, -1, err)) != AE_OK)
+            goto done;
+        *rows = i + 1;
+    }
+    /* reading past the end makes zlib verify the gzip CRC and length */
+    unsigned char extra;
+    size_t k;
+    if ((st = src_read(s, &extra, 1, &k, err)) == AE_OK && k) {
+        ae_error_set(err, "%s: trailing data after the last example", s->path);
+        st = AE_ERR_INPUT;
+    }
+done:
+    free(row);
+    return st;
+}
+
+ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_sink sink,
+                            void *ctx, size_t *rows, ae_error *err)
+{
+    *rows = 0;
+    src_file s;
+    ae_status st = src_open(&s, path, err);
+    if (st != AE_OK)
+        return st;
+    unsigned char magic[4];
+    size_t got;
+    if ((st = src_read(&s, magic, sizeof magic, &got, err)) != AE_OK)
+        goto done;
+    if (got == 0) {
+        ae_error_set(err, "%s: file is empty", path);
+        st = AE_ERR_INPUT;
+        goto done;
+    }
+    if (is_csv_name(path)) {
+        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0};
+        csv_stream c = {sink, ctx, {0}};
+        st = csv_scan(&s, magic, got, &spec, csv_stream_row, &c, rows, err);
+    } else if ((got >= 2 && magic[0] == 0 && magic[1] == 0) || is_idx_name(path)) {
+        st = idx_stream(&s, magic, got, sink, ctx, rows, err);
+    } else {
+        ae_error_set(err, "%s: unknown format: expected IDX (raw or .gz) or .csv (CSV names must "
+                     "end in .csv or .csv.gz)", path);
+        st = AE_ERR_INPUT;
+    }
+done:
+    src_close(&s);
+    return st;
 }

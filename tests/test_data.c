@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ae/batch.h"
 #include "ae/data.h"
 
 static char g_dir[256];
@@ -195,13 +196,64 @@ START_TEST(test_idx_f32)
     char path[512];
     write_raw(path, sizeof path, "f32.idx", buf, n);
     ae_dataset ds = {0};
+    /* read into memory: host floats */
+    setenv("AE_NO_MMAP", "1", 1);
     load_ok(&ds, path, NULL);
+    unsetenv("AE_NO_MMAP");
     ck_assert_uint_eq(ds.n, 3);
     ck_assert_uint_eq(ds.dim, 2);
     ck_assert_int_eq(ds.dtype, AE_DTYPE_F32);
+    ck_assert_ptr_null(ds.map);
     ck_assert_uint_eq(ds.img_h, 0);
     ck_assert_mem_eq(ds.x, want, sizeof want); /* bit-exact, sign of zero included */
     ae_dataset_free(&ds);
+    /* memory-mapped: the file's big-endian bytes, the same values once gathered */
+    load_ok(&ds, path, NULL);
+    ck_assert_uint_eq(ds.n, 3);
+    ck_assert_uint_eq(ds.dim, 2);
+    ck_assert_int_eq(ds.dtype, AE_DTYPE_F32BE);
+    ck_assert_ptr_nonnull(ds.map);
+    ck_assert_mem_eq(ds.x, payload, sizeof payload);
+    float got[6], one[2] = {1, 1}, zero[2] = {0, 0};
+    ae_batch_gather(&ds, NULL, 0, 3, one, zero, AE_BIN_NONE, NULL, got);
+    for (int i = 0; i < 6; i++) /* x * 1 + 0: -0 becomes +0, so compare values */
+        ck_assert(got[i] == want[i]);
+    ae_dataset_truncate(&ds, 2);
+    ck_assert_uint_eq(ds.n, 2);
+    ae_dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(test_idx_mapped_matches_read)
+{
+    /* an uncompressed uint8 file: mapped by default, read with AE_NO_MMAP;
+     * the same examples either way, and the same after gathering */
+    unsigned char buf[64];
+    size_t n = make_idx(buf, 0x08, 3, k_u8_dims, k_u8, sizeof k_u8);
+    char path[512];
+    write_raw(path, sizeof path, "mapped.idx", buf, n);
+    ae_dataset a = {0}, b = {0};
+    load_ok(&a, path, NULL);
+    setenv("AE_NO_MMAP", "1", 1);
+    load_ok(&b, path, NULL);
+    unsetenv("AE_NO_MMAP");
+    ck_assert_ptr_nonnull(a.map);
+    ck_assert_ptr_null(b.map);
+    ck_assert_uint_eq(a.n, b.n);
+    ck_assert_uint_eq(a.dim, b.dim);
+    ck_assert_uint_eq(a.img_h, b.img_h);
+    ck_assert_int_eq(a.dtype, AE_DTYPE_U8);
+    ck_assert_mem_eq(a.x, b.x, sizeof k_u8);
+    float scale[6], shift[6], ga[12], gb[12];
+    ae_scaling_fit(&a, NULL, 0, AE_SCALE_STANDARDIZE, scale, shift);
+    ae_batch_gather(&a, NULL, 0, a.n, scale, shift, AE_BIN_NONE, NULL, ga);
+    ae_batch_gather(&b, NULL, 0, b.n, scale, shift, AE_BIN_NONE, NULL, gb);
+    ck_assert_mem_eq(ga, gb, sizeof ga);
+    /* releasing the pages keeps the data readable */
+    ae_dataset_pages_read(&a, AE_MAP_WINDOW);
+    ck_assert_mem_eq(a.x, b.x, sizeof k_u8);
+    ae_dataset_free(&a);
+    ae_dataset_free(&b);
 }
 END_TEST
 
@@ -584,13 +636,19 @@ START_TEST(test_alloc_cap)
     setenv("AE_MAX_ALLOC", "99999999999999999999999", 1);
     ck_assert_uint_eq(ae_alloc_cap(), def);
 
-    /* a 12-byte payload over a 10-byte cap is refused (raw and gz) */
+    /* a 12-byte payload over a 10-byte cap is refused when read (raw and
+     * gz); a mapped file allocates nothing for its examples */
     unsigned char buf[64];
     char path[512];
     size_t n = make_idx(buf, 0x08, 3, k_u8_dims, k_u8, sizeof k_u8);
     write_raw(path, sizeof path, "capped.idx", buf, n);
     setenv("AE_MAX_ALLOC", "10", 1);
+    ae_dataset mapped = {0};
+    load_ok(&mapped, path, NULL);
+    ae_dataset_free(&mapped);
+    setenv("AE_NO_MMAP", "1", 1);
     EXPECT_LOAD_ERROR(path, NULL, AE_ERR_NOMEM, "allocation cap of 10 bytes", "AE_MAX_ALLOC");
+    unsetenv("AE_NO_MMAP");
     write_gz(path, sizeof path, "capped-idx.gz", buf, n);
     EXPECT_LOAD_ERROR(path, NULL, AE_ERR_NOMEM, "allocation cap of 10 bytes", NULL);
     unsetenv("AE_MAX_ALLOC");
@@ -862,6 +920,7 @@ static Suite *data_suite(void)
     tcase_add_test(ok, test_idx_u8_gz);
     tcase_add_test(ok, test_idx_shapes_without_image);
     tcase_add_test(ok, test_idx_f32);
+    tcase_add_test(ok, test_idx_mapped_matches_read);
     tcase_add_test(ok, test_labels_idx_u8_and_i32);
     tcase_add_test(ok, test_labels_csv);
     tcase_add_test(ok, test_csv_no_header);

@@ -20,13 +20,30 @@
 void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale mode,
                     float *scale, float *shift);
 
+/* The pieces of the standardize fit, for fits split across ranks: per
+ * feature, the sum of raw values over idx[0..n) (rows 0..n-1 when idx is
+ * NULL) added into sum [dim], and the sum of squared deviations from mean
+ * added into m2 [dim]; ae_scaling_from_moments turns the mean and the m2
+ * total over `count` examples into scale/shift. */
+void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum);
+void ae_feature_sq_devs(const ae_dataset *ds, const size_t *idx, size_t n, const double *mean,
+                        double *m2);
+void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2, size_t count,
+                             float *scale, float *shift);
+
 /* The smallest and largest scaled value over the whole dataset. */
 void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,
                      float *hi);
+/* ... over rows [first, first + n) only. */
+void ae_scaled_range_rows(const ae_dataset *ds, size_t first, size_t n, const float *scale,
+                          const float *shift, float *lo, float *hi);
 
 /* Per feature: the smallest and largest scaled value, lo/hi [ds->dim]. */
 void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const float *shift,
                              float *lo, float *hi);
+/* ... over rows [first, first + n) only. */
+void ae_scaled_feature_range_rows(const ae_dataset *ds, size_t first, size_t n,
+                                  const float *scale, const float *shift, float *lo, float *hi);
 
 /* out [B x dim] = scaled rows idx[0..B) (rows 0..B-1 when idx is NULL,
  * starting at row `first`), then binarised: fixed thresholds at 0.5,
@@ -34,5 +51,10 @@ void ae_scaled_feature_range(const ae_dataset *ds, const float *scale, const flo
 void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size_t B,
                      const float *scale, const float *shift, ae_binarize bin, ae_rng *rng,
                      float *out);
+
+/* Makes the generator draws that ae_batch_gather with this binarisation
+ * makes for `rows` rows, and discards them: a data-parallel rank skips the
+ * rows of the other ranks' slices this way (ae/dist.h). */
+void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng);
 
 #endif

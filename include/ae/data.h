@@ -17,15 +17,20 @@
 
 #include "ae/status.h"
 
-typedef enum { AE_DTYPE_U8, AE_DTYPE_F32 } ae_dtype;
+/* AE_DTYPE_F32BE: float32 as an IDX file stores it (big-endian), the
+ * elements of a memory-mapped float IDX file. */
+typedef enum { AE_DTYPE_U8, AE_DTYPE_F32, AE_DTYPE_F32BE } ae_dtype;
+
+struct ae_mapping; /* a read-only memory map of a data file (data.c) */
 
 typedef struct {
     size_t n;          /* examples */
     size_t dim;        /* features per example */
     ae_dtype dtype;    /* element type of x as stored (uint8 stays uint8) */
-    void *x;           /* [n x dim] row-major, uint8_t or float */
+    const void *x;     /* [n x dim] row-major, uint8_t or float */
     int32_t *labels;   /* [n] or NULL */
     size_t img_h, img_w; /* image shape when the file says so (IDX [n x h x w]), else 0 */
+    struct ae_mapping *map; /* x lies in a memory map of the file, else NULL */
 } ae_dataset;
 
 typedef struct {
@@ -38,7 +43,14 @@ typedef struct {
  * .csv or .csv.gz is CSV whatever its bytes; otherwise IDX when the first
  * bytes (after gunzip) start with 00 00 or the name contains "idx".  csv may
  * be NULL (auto-detected header, no label column).  Errors (AE_ERR_INPUT)
- * name the file and, for CSV, the line and column. */
+ * name the file and, for CSV, the line and column.
+ *
+ * An uncompressed IDX data file is memory-mapped, not read: nothing is
+ * allocated for its examples, and only the pages of the rows that are used
+ * are read from disk (x then points into the map; float32 elements stay
+ * big-endian, AE_DTYPE_F32BE).  The environment variable AE_NO_MMAP=1 reads
+ * such files into memory instead.  The file must not be truncated while
+ * mapped. */
 ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options *csv,
                           ae_error *err);
 
@@ -47,10 +59,38 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
  * replacing any it had; the count must equal ds->n. */
 ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err);
 
+/* Streaming: the rows of a data file one at a time, for files larger than
+ * memory (aeconvert).  info describes the rows: n is the count an IDX header
+ * announces (0 for CSV: known at the end); dtype is AE_DTYPE_U8 (IDX uint8)
+ * or AE_DTYPE_F32 (host floats); has_labels: a CSV label column.  The same
+ * checks and messages as ae_dataset_load.  *rows: the rows passed to sink. */
+typedef struct {
+    size_t n, dim;
+    ae_dtype dtype;
+    size_t img_h, img_w;
+    int has_labels;
+} ae_stream_info;
+typedef ae_status (*ae_row_sink)(void *ctx, const ae_stream_info *info, const void *row,
+                                 int32_t label, ae_error *err);
+ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_sink sink,
+                            void *ctx, size_t *rows, ae_error *err);
+
 /* Keeps only the first n examples (no-op when n == 0 or n >= ds->n). */
 void ae_dataset_truncate(ae_dataset *ds, size_t n);
 
 void ae_dataset_free(ae_dataset *ds);
+
+/* For readers of a mapped dataset's rows: `bytes` more of the map have been
+ * brought in.  Once AE_MAP_WINDOW bytes have been since the last release,
+ * the map's pages are released from this process (the kernel keeps them in
+ * its page cache, so reading them again is cheap), which bounds resident
+ * memory whatever the file's size.  A reader of scattered rows counts
+ * AE_MAP_ROW_COST bytes more per row than the row's size: the kernel maps
+ * the pages around each one it faults in (fault-around, 64 KB by default).
+ * A no-op for data held in memory and for files smaller than the window. */
+#define AE_MAP_ROW_COST ((size_t)64 << 10)
+#define AE_MAP_WINDOW ((size_t)32 << 20)
+void ae_dataset_pages_read(const ae_dataset *ds, size_t bytes);
 
 /* Refuses allocations larger than this many bytes made from sizes read from
  * a file (default 16 GiB; environment AE_MAX_ALLOC overrides, in bytes). */

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build dependencies, checked (and installed on Debian as root) in one place.
 #
-# Run it:     scripts/deps.sh [-h|--help] [--test|--fuzz]
-# Source it:  source scripts/deps.sh; ae_deps [--test|--fuzz]   (the other scripts do this)
+# Run it:     scripts/deps.sh [-h|--help] [--test|--fuzz|--mpi]
+# Source it:  source scripts/deps.sh; ae_deps [--test|--fuzz|--mpi]   (the other scripts do this)
 #
 # --test adds what only the tests need: chromium, to render the run report
 # headless (scripts/test.sh asks for it; building and quickstart do not).
 # --fuzz adds clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh).
+# --mpi adds Open MPI (libopenmpi-dev, openmpi-bin), for the data-parallel
+# build (-DAE_MPI=ON; scripts/test.sh --mpi, scripts/quickstart.sh --mpi).
 #
 # Sourcing defines AE_ROOT (the repo root), ae_msg/ae_warn/ae_die and ae_deps.
 # ae_deps exports AE_PYTHON: the python3 that can import numpy, for the tests.
@@ -132,9 +134,13 @@ _ae_deps_scan() {
 
     if [[ $for_tests == fuzz ]]; then
         _ae_deps_scan_fuzz
+    elif [[ $for_tests == mpi ]]; then
+        pkg-config --exists ompi-c 2>/dev/null || _ae_need libopenmpi-dev "Open MPI's headers and libraries (pkg-config module ompi-c)"
+        command -v mpirun >/dev/null 2>&1 || _ae_need openmpi-bin "mpirun, to start the MPI ranks"
     elif ((for_tests)); then
         command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
             _ae_need chromium "chromium, to render the run report in the tests"
+        [[ -x /usr/bin/time ]] || _ae_need time "/usr/bin/time, to measure peak memory in the tests"
     fi
 }
 
@@ -155,6 +161,7 @@ ae_deps() {
     local for_tests=0
     [[ ${1:-} == --test ]] && for_tests=1
     [[ ${1:-} == --fuzz ]] && for_tests=fuzz
+    [[ ${1:-} == --mpi ]] && for_tests=mpi
     _ae_deps_scan "$for_tests"
     if ((${#AE_DEPS_PKGS[@]} == 0 && ${#AE_DEPS_FIX[@]} == 0)); then
         ae_msg "build dependencies present"
@@ -191,9 +198,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
-    "" | --test | --fuzz) ;;
+    "" | --test | --fuzz | --mpi) ;;
     *)
-        printf 'usage: %s [-h|--help] [--test|--fuzz]\n' "$0" >&2
+        printf 'usage: %s [-h|--help] [--test|--fuzz|--mpi]\n' "$0" >&2
         exit 2
         ;;
     esac

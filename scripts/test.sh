@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Build and run every test (Check suites and CLI tests) with CTest.
 #
-# usage: scripts/test.sh [-h|--help] [--sanitize] [ctest options...]
+# usage: scripts/test.sh [-h|--help] [--sanitize | --mpi] [ctest options...]
 #   --sanitize  Debug build with AddressSanitizer + UBSan in build-asan/
 #               (default: the Release build in build/); skips the tests
 #               labelled slow (full-size training runs)
+#   --mpi       installs Open MPI if missing, builds with -DAE_MPI=ON into
+#               build-mpi/ and runs the data-parallel tests (label mpi:
+#               1 process against mpirun -np 2)
 #   Other options go to ctest, e.g. scripts/test.sh -R data -V
 #
 # Sets OPENBLAS_NUM_THREADS=1; with --sanitize also CK_FORK=no and, unless
@@ -19,14 +22,15 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=deps.sh
 source "$here/deps.sh"
 
-sanitize=0
+mode=release
 while (($# > 0)); do
     case $1 in
     -h | --help)
         sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
         exit 0
         ;;
-    --sanitize) sanitize=1 ;;
+    --sanitize) mode=sanitize ;;
+    --mpi) mode=mpi ;;
     *) break ;;
     esac
     shift
@@ -40,10 +44,19 @@ elapsed() {
 }
 trap elapsed EXIT
 
-ae_deps --test
+if [[ $mode == mpi ]]; then
+    ae_deps --mpi
+else
+    ae_deps --test
+fi
 bash scripts/get-mnist.sh
 
-if ((sanitize)); then
+if [[ $mode == mpi ]]; then
+    dir=build-mpi
+    ae_msg "building with Open MPI into $dir/"
+    cmake -S . -B "$dir" -DAE_MPI=ON
+    set -- -L mpi "$@"
+elif [[ $mode == sanitize ]]; then
     dir=build-asan
     ae_msg "building with sanitizers into $dir/"
     cmake -S . -B "$dir" -DAE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
@@ -58,7 +71,7 @@ if ((sanitize)); then
 else
     dir=build
     ae_msg "building into $dir/"
-    cmake -S . -B "$dir"
+    cmake -S . -B "$dir" -DAE_MPI=OFF
 fi
 cmake --build "$dir" -j"$(nproc)"
 

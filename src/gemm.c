@@ -21,6 +21,12 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
 {
     if (M == 0 || N == 0)
         return;
+    if (K == 0) { /* an empty batch (a rank with no rows of it): C = beta C */
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
     if (rec_n) {
         if (*rec_n < rec_cap)
             rec_calls[*rec_n] = (ae_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};

@@ -284,12 +284,38 @@ static bool clamped(float lv)
     return lv <= AE_LOGVAR_MIN || lv >= AE_LOGVAR_MAX;
 }
 
+void ae_model_set_part(ae_model *m, size_t first, size_t total)
+{
+    m->part_first = total ? first : 0;
+    m->part_total = total;
+}
+
+/* The number of rows a batch mean divides by: the global batch's. */
+static size_t norm_rows(const ae_model *m, size_t B)
+{
+    return m->part_total ? m->part_total : B;
+}
+
+/* B rows of `width` standard normals into buf (room for max_batch rows):
+ * for a slice of a global batch, the whole batch's draws, of which the
+ * slice's rows are kept. */
+static void draw_normals(const ae_model *m, ae_rng *rng, float *buf, size_t B, size_t width)
+{
+    if (!m->part_total) {
+        ae_rng_normal_fill(rng, buf, B * width);
+        return;
+    }
+    ae_rng_normal_fill(rng, buf, m->part_total * width);
+    if (m->part_first)
+        memmove(buf, buf + m->part_first * width, B * width * sizeof(float));
+}
+
 /* z = mu + exp(lv/2) * eps from rows [mu | logvar]; eps from rng, or 0. */
-static void reparameterise(const float *head, size_t B, size_t L, ae_rng *rng, float *eps,
-                           float *z)
+static void reparameterise(const ae_model *m, const float *head, size_t B, size_t L,
+                           ae_rng *rng, float *eps, float *z)
 {
     if (rng)
-        ae_rng_normal_fill(rng, eps, B * L);
+        draw_normals(m, rng, eps, B, L);
     else
         memset(eps, 0, B * L * sizeof(float));
     for (size_t r = 0; r < B; r++) {
@@ -302,9 +328,9 @@ static void reparameterise(const float *head, size_t B, size_t L, ae_rng *rng, f
 /* dhead [B x 2L] from dz through the reparameterisation, plus w/B times the
  * gradient of KL(q || N(0, I)); clamped log-variances get none. */
 static void reparam_backward(const float *head, const float *eps, const float *dz, size_t B,
-                             size_t L, float w, float *dhead)
+                             size_t N, size_t L, float w, float *dhead)
 {
-    float s = w / (float)B;
+    float s = w / (float)N;
     for (size_t r = 0; r < B; r++) {
         const float *mu = head + r * 2 * L, *lv = mu + L;
         float *dmu = dhead + r * 2 * L, *dlv = dmu + L;
@@ -393,12 +419,12 @@ static double sparsity_penalty(const ae_model *m, const float *h, size_t B, doub
                 float v = h[r * L + j];
                 row += fabsf(v);
                 if (dh)
-                    dh[r * L + j] += w / (float)B * (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f);
+                    dh[r * L + j] += w / (float)norm_rows(m, B) * (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f);
             }
             per[r] += w * row;
             total += w * row;
         }
-        return total / (double)B;
+        return total / (double)norm_rows(m, B);
     }
     if (m->sparsity != AE_SPARSE_KL)
         return 0.0;
@@ -465,7 +491,7 @@ static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
                 total += d * d * sq;
             }
         }
-        return m->contractive * total / (double)B;
+        return m->contractive * total / (double)norm_rows(m, B);
     }
     if (!rng)
         return 0.0; /* evaluation without noise: the stochastic estimate is skipped */
@@ -473,7 +499,7 @@ static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
     m->probes_drawn = true;
     int K = m->contractive_samples;
     for (int k = 0; k < K; k++) {
-        ae_rng_normal_fill(rng, m->tan_v, B * m->input_dim);
+        draw_normals(m, rng, m->tan_v, B, m->input_dim);
         const float *t = tangent_pass(m, B);
         size_t L = e->layer[e->n - 1].out;
         for (size_t r = 0; r < B; r++) {
@@ -484,7 +510,7 @@ static double contractive_forward(ae_model *m, size_t B, ae_rng *rng)
             total += row;
         }
     }
-    return m->contractive * total / ((double)B * K);
+    return m->contractive * total / ((double)norm_rows(m, B) * K);
 }
 
 /* Adds the penalty's weight gradients to grads and its pre-activation
@@ -498,7 +524,7 @@ static void contractive_backward(ae_model *m, size_t B)
         const ae_layer *l = &e->layer[0];
         const float *W = m->params + l->w_off, *h = e->out[0];
         float *dW = m->grads + l->w_off;
-        float s = m->contractive / (float)B;
+        float s = m->contractive / (float)norm_rows(m, B);
         for (size_t j = 0; j < l->out; j++) {
             double sq = 0, sum_d2 = 0;
             for (size_t i = 0; i < l->in; i++)
@@ -522,10 +548,10 @@ static void contractive_backward(ae_model *m, size_t B)
     float *dt = m->scratch[3], *dprev = m->scratch[1];
     for (int k = 0; k < K; k++) {
         /* recompute this probe's tangents (forward kept only the last) */
-        ae_rng_normal_fill(&rng, m->tan_v, B * m->input_dim);
+        draw_normals(m, &rng, m->tan_v, B, m->input_dim);
         const float *t = tangent_pass(m, B);
         size_t L = e->layer[e->n - 1].out;
-        float s = 2.0f * m->contractive / ((float)B * (float)K);
+        float s = 2.0f * m->contractive / ((float)norm_rows(m, B) * (float)K);
         for (size_t q = 0; q < B * L; q++)
             dt[q] = s * t[q];
         for (int i = e->n - 1; i >= 0; i--) {
@@ -562,7 +588,7 @@ static const float *encode_and_sample(ae_model *m, size_t B, const float *x,
         return head;
     }
     clamp_logvar(head, B, L);
-    reparameterise(head, B, L, rng, m->eps, m->z);
+    reparameterise(m, head, B, L, rng, m->eps, m->z);
     return m->z;
 }
 
@@ -577,7 +603,7 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     if (m->type == AE_MODEL_HVAE) {
         float *h2 = (float *)ae_mlp_forward(&m->enc2, m->params, B, m->z, NULL);
         clamp_logvar(h2, B, L2);
-        reparameterise(h2, B, L2, rng, m->eps2, m->z2);
+        reparameterise(m, h2, B, L2, rng, m->eps2, m->z2);
         float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, B, m->z2, NULL);
         clamp_logvar(p1, B, L);
         kl2 = ae_kl_normal(B, L2, h2, h2 + L2, 2 * L2, m->ex_kl2);
@@ -598,8 +624,10 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     }
     const float *y = ae_mlp_forward(&m->dec, m->params, B, code, labels);
 
-    /* Loss = mean over the batch, so each example's gradient is scaled by 1/B. */
-    float inv_b = 1.0f / (float)B;
+    /* Loss = mean over the batch, so each example's gradient is scaled by
+     * 1/B (B of the global batch when this is a slice of it). */
+    size_t N = norm_rows(m, B);
+    float inv_b = 1.0f / (float)N;
     double recon = m->likelihood == AE_LIK_BERNOULLI
                        ? ae_bernoulli_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon)
                        : ae_gaussian_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
@@ -607,9 +635,9 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     m->last_input = x;
     m->last_labels = labels;
     if (out) {
-        out->recon = recon / (double)B;
-        out->kl = kl / (double)B;
-        out->kl2 = kl2 / (double)B;
+        out->recon = recon / (double)N;
+        out->kl = kl / (double)N;
+        out->kl2 = kl2 / (double)N;
         out->reg = reg;
         out->loss = out->recon + (double)beta * out->kl + out->reg;
     }
@@ -648,7 +676,7 @@ void ae_model_backward_update(ae_model *m, float kl_weight, ae_optim *o)
 
 static void backward(ae_model *m, float kl_weight, const ae_layer_done *done)
 {
-    size_t B = m->last_batch, L = m->latent, L2 = m->latent2;
+    size_t B = m->last_batch, L = m->latent, L2 = m->latent2, N = norm_rows(m, B);
     float **S = m->scratch;
     /* decoder: d loss / d outputs (from forward, in S[0]) -> d loss / d code in S[2] */
     const float *code = m->type == AE_MODEL_AE ? m->enc.out[m->enc.n - 1] : m->z;
@@ -671,7 +699,7 @@ static void backward(ae_model *m, float kl_weight, const ae_layer_done *done)
         return;
     }
     if (m->type == AE_MODEL_HVAE) {
-        float s = kl_weight / (float)B;
+        float s = kl_weight / (float)N;
         float *h2 = m->enc2.out[m->enc2.n - 1], *p1 = m->prior.out[m->prior.n - 1];
         /* the z1 term -> the prior's outputs -> z2 (S[3]) */
         memset(S[0], 0, B * 2 * L * sizeof(float));
@@ -679,18 +707,18 @@ static void backward(ae_model *m, float kl_weight, const ae_layer_done *done)
         ae_mlp_backward(&m->prior, m->params, m->grads, B, m->z2, NULL, S[0], NULL, S[3], S[1],
                         done);
         /* z2 = mu2 + sigma2*eps2 with KL(q(z2|z1) || N(0, I)) -> q(z2|z1) -> z1 */
-        reparam_backward(h2, m->eps2, S[3], B, L2, kl_weight, S[0]);
+        reparam_backward(h2, m->eps2, S[3], B, N, L2, kl_weight, S[0]);
         ae_mlp_backward(&m->enc2, m->params, m->grads, B, m->z, NULL, S[0], NULL, S[3], S[1],
                         done);
         for (size_t q = 0; q < B * L; q++)
             dcode[q] += S[3][q];
         /* the z1 term's direct share: through z1, and the entropy's logvar1 */
         kl_z1(head, m->z, p1, B, L, NULL, s, dcode, NULL, NULL);
-        reparam_backward(head, m->eps, dcode, B, L, 0.0f, S[0]);
+        reparam_backward(head, m->eps, dcode, B, N, L, 0.0f, S[0]);
         kl_z1(head, m->z, p1, B, L, NULL, s, NULL, S[0], NULL);
     } else {
         /* vae, cvae: through z = mu + sigma*eps and the KL into the head */
-        reparam_backward(head, m->eps, dcode, B, L, kl_weight, S[0]);
+        reparam_backward(head, m->eps, dcode, B, N, L, kl_weight, S[0]);
     }
     ae_mlp_backward(&m->enc, m->params, m->grads, B, m->last_input, m->last_labels, S[0], NULL,
                     NULL, S[1], done);

@@ -5,14 +5,33 @@
 void ae_noise_apply(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
                     const float *x, float *out, size_t B, size_t D)
 {
+    ae_noise_apply_slice(cfg, lo, hi, rng, x, out, B, D, 0, B);
+}
+
+static void skip_uniforms(ae_rng *rng, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        (void)ae_rng_uniform(rng);
+}
+
+void ae_noise_apply_slice(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
+                          const float *x, float *out, size_t B, size_t D, size_t first,
+                          size_t total)
+{
     size_t n = B * D;
-    switch (cfg->model.noise.type) {
+    ae_noise type = cfg->model.noise.type;
+    if (type == AE_NOISE_MASKING || type == AE_NOISE_SALT_PEPPER)
+        skip_uniforms(rng, first * D); /* the earlier rows' draws */
+    switch (type) {
     case AE_NOISE_NONE:
         memcpy(out, x, n * sizeof(float));
         break;
     case AE_NOISE_GAUSSIAN: {
         float s = (float)cfg->model.noise.std;
-        ae_rng_normal_fill(rng, out, n);
+        /* normals come in pairs: draw the whole batch's, keep the slice's */
+        ae_rng_normal_fill(rng, out, total * D);
+        if (first)
+            memmove(out, out + first * D, n * sizeof(float));
         for (size_t i = 0; i < n; i++)
             out[i] = x[i] + s * out[i];
         break;
@@ -34,4 +53,6 @@ void ae_noise_apply(const ae_config *cfg, const float *lo, const float *hi, ae_r
         break;
     }
     }
+    if (type == AE_NOISE_MASKING || type == AE_NOISE_SALT_PEPPER)
+        skip_uniforms(rng, (total - first - B) * D); /* the later rows' draws */
 }

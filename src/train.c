@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ae/batch.h"
 #include "ae/checkpoint.h"
+#include "ae/dist.h"
 #include "ae/fileio.h"
 #include "ae/noise.h"
 #include "ae/optim.h"
@@ -204,8 +206,15 @@ static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_d
     int need01 = cfg->model.likelihood == AE_LIK_BERNOULLI || cfg->data.binarize != AE_BIN_NONE;
     if (!need01)
         return AE_OK;
+    /* each rank reads its share of the rows; the extremes are combined */
+    size_t first, rows;
+    ae_dist_slice(ds->n, &first, &rows);
     float lo, hi;
-    ae_scaled_range(ds, m->scale, m->shift, &lo, &hi);
+    ae_scaled_range_rows(ds, first, rows, m->scale, m->shift, &lo, &hi);
+    double ext[2] = {lo, -(double)hi};
+    ae_dist_min_doubles(ext, 2);
+    lo = (float)ext[0];
+    hi = (float)-ext[1];
     if (lo < 0.0f || hi > 1.0f) {
         ae_error_set(err, "%s (%s): values span [%g, %g] after data.scale=%s, but %s needs "
                           "values in [0, 1]; use model.likelihood=gaussian or a scaling that "
@@ -218,8 +227,46 @@ static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_d
     return AE_OK;
 }
 
+/* data.scale's fit on the training rows (not the validation ones); with
+ * several ranks each reads its share of the rows and the moments are summed. */
+static ae_status fit_scaling(run_t *r, const ae_config *cfg, ae_error *err)
+{
+    const size_t *idx = r->n_val ? r->base : NULL;
+    if (ae_dist_size() == 1 || cfg->data.scale != AE_SCALE_STANDARDIZE) {
+        ae_scaling_fit(&r->train, idx, r->n_fit, cfg->data.scale, r->model.scale,
+                       r->model.shift);
+        return AE_OK;
+    }
+    size_t D = r->train.dim, first, rows;
+    ae_dist_slice(r->n_fit, &first, &rows);
+    const size_t *mine = r->base + first; /* base is the identity without a split */
+    double *mean = calloc(D, sizeof(double)), *m2 = calloc(D, sizeof(double));
+    if (!mean || !m2) {
+        free(mean);
+        free(m2);
+        ae_error_set(err, "out of memory");
+        return AE_ERR_NOMEM;
+    }
+    ae_feature_sums(&r->train, mine, rows, mean);
+    ae_dist_sum_doubles(mean, D);
+    for (size_t j = 0; j < D; j++)
+        mean[j] /= (double)r->n_fit;
+    ae_feature_sq_devs(&r->train, mine, rows, mean, m2);
+    ae_dist_sum_doubles(m2, D);
+    ae_scaling_from_moments(D, mean, m2, r->n_fit, r->model.scale, r->model.shift);
+    free(mean);
+    free(m2);
+    return AE_OK;
+}
+
 static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, ae_error *err)
 {
+    if (ae_dist_size() > 1 && cfg->model.sparsity.type == AE_SPARSE_KL) {
+        ae_error_set(err, "model.sparsity.type=kl penalises the mean activation of a whole batch, "
+                          "which cannot be split across %d ranks; train it with one process, or "
+                          "use l1 or topk sparsity", ae_dist_size());
+        return AE_ERR_CONFIG;
+    }
     ae_status st = ae_load_split(cfg, cfg->data.train, cfg->data.train_labels,
                                  cfg->data.train_limit, &r->train, err);
     if (st != AE_OK)
@@ -313,20 +360,39 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
     } else {
         ae_rng_seed(&r->state.rng, cfg->train.seed);
         ae_model_init_weights(&r->model, &r->state.rng);
-        ae_scaling_fit(&r->train, r->n_val ? r->base : NULL, r->n_fit, cfg->data.scale,
-                       r->model.scale, r->model.shift);
+        st = fit_scaling(r, cfg, err);
+        if (st != AE_OK)
+            return st;
     }
     st = check_range(cfg, &r->model, &r->train, "data.train", cfg->data.train, err);
     if (st == AE_OK && r->test.n)
         st = check_range(cfg, &r->model, &r->test, "data.test", cfg->data.test, err);
     if (st != AE_OK)
         return st;
-    if (noisy)
-        ae_scaled_feature_range(&r->train, r->model.scale, r->model.shift, r->lo, r->hi);
+    if (noisy) {
+        size_t first, rows, D2 = 2 * D;
+        ae_dist_slice(r->train.n, &first, &rows);
+        ae_scaled_feature_range_rows(&r->train, first, rows, r->model.scale, r->model.shift,
+                                     r->lo, r->hi);
+        if (ae_dist_size() > 1) {
+            double *ext = malloc(D2 * sizeof(double));
+            if (!ext) {
+                ae_error_set(err, "out of memory");
+                return AE_ERR_NOMEM;
+            }
+            for (size_t j = 0; j < D; j++) {
+                ext[j] = r->lo[j];
+                ext[D + j] = -(double)r->hi[j];
+            }
+            ae_dist_min_doubles(ext, D2);
+            for (size_t j = 0; j < D; j++) {
+                r->lo[j] = (float)ext[j];
+                r->hi[j] = (float)-ext[D + j];
+            }
+            free(ext);
+        }
+    }
 
-    st = ae_mkdir_p(cfg->output.dir, err);
-    if (st != AE_OK)
-        return st;
     r->dir_config = ae_path_join(cfg->output.dir, "config.json");
     r->dir_metrics = ae_path_join(cfg->output.dir, "metrics.csv");
     r->dir_ckpt = ae_path_join(cfg->output.dir, "checkpoint.safetensors");
@@ -336,6 +402,11 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         ae_error_set(err, "out of memory");
         return AE_ERR_NOMEM;
     }
+    if (ae_dist_rank() != 0)
+        return AE_OK; /* rank 0 alone writes */
+    st = ae_mkdir_p(cfg->output.dir, err);
+    if (st != AE_OK)
+        return st;
     /* Writing the spec first also proves the folder is writable (exit 2). */
     return ae_config_save(cfg, r->dir_config, err);
 }
@@ -437,16 +508,29 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
 {
     run_t r;
     memset(&r, 0, sizeof r);
-    int threads = ae_threads_set(cfg->train.threads);
-    ae_status st = setup(&r, cfg, resume_path, err);
+    const int ranks = ae_dist_size(), rank = ae_dist_rank();
+    int threads = cfg->train.threads;
+    if (threads == 0 && ae_dist_local_size() > 1 && !getenv("OPENBLAS_NUM_THREADS")) {
+        /* ranks sharing a machine share its cores */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > ae_dist_local_size() ? (int)(cores / ae_dist_local_size()) : 1;
+    }
+    threads = ae_threads_set(threads);
+    ae_status st = ae_dist_agree(setup(&r, cfg, resume_path, err), err);
     if (st != AE_OK) {
         run_free(&r);
         return st;
     }
+    /* Only rank 0 reports; every rank reads the stop request. */
+    ae_train_hooks quiet = {0};
+    if (hooks && rank != 0) {
+        quiet.stop = hooks->stop;
+        hooks = &quiet;
+    }
     ae_model *m = &r.model;
     const size_t B = (size_t)cfg->train.batch_size, D = m->input_dim;
     size_t nb = (r.n_fit + B - 1) / B;
-    ae_run_info info = {r.n_fit, r.n_val, r.test.n, D, m->n_params, nb, threads,
+    ae_run_info info = {r.n_fit, r.n_val, r.test.n, D, m->n_params, nb, threads, ranks,
                         r.state.epoch + 1, cfg->output.dir};
     if (hooks && hooks->on_start)
         hooks->on_start(hooks->ctx, &info);
@@ -486,16 +570,44 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             size_t first = b * B, rows = r.n_fit - first < B ? r.n_fit - first : B;
             double step = (double)r.state.step;
             beta_now = warm_steps > 0 ? beta * fmin(1.0, step / warm_steps) : beta;
-            ae_batch_gather(&r.train, r.order + first, 0, rows, m->scale, m->shift,
-                            cfg->data.binarize, &r.state.rng, r.xbuf);
-            const int32_t *y = batch_labels(m, &r.train, r.order + first, 0, rows, r.ybuf);
+            /* This rank's slice [f, f + k) of the global batch (all of it
+             * with one rank); the generator makes the whole batch's draws on
+             * every rank, so all ranks keep the same generator state. */
+            size_t f = 0, k = rows;
+            if (ranks > 1) {
+                ae_dist_slice(rows, &f, &k);
+                ae_batch_skip_draws(f, D, cfg->data.binarize, &r.state.rng);
+            }
+            const size_t *rows_idx = r.order + first + f;
+            ae_batch_gather(&r.train, rows_idx, 0, k, m->scale, m->shift, cfg->data.binarize,
+                            &r.state.rng, r.xbuf);
+            if (ranks > 1)
+                ae_batch_skip_draws(rows - f - k, D, cfg->data.binarize, &r.state.rng);
+            const int32_t *y = batch_labels(m, &r.train, rows_idx, 0, k, r.ybuf);
             const float *input = r.xbuf;
             if (r.xin) { /* denoising: the encoder sees a corrupted copy */
-                ae_noise_apply(cfg, r.lo, r.hi, &r.state.rng, r.xbuf, r.xin, rows, D);
+                ae_noise_apply_slice(cfg, r.lo, r.hi, &r.state.rng, r.xbuf, r.xin, k, D, f,
+                                     rows);
                 input = r.xin;
             }
             ae_loss l; /* the gradients are zero: the optimizer cleared them */
-            ae_model_forward(m, rows, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
+            if (ranks > 1)
+                ae_model_set_part(m, f, rows);
+            ae_model_forward(m, k, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
+            int stop_now = hooks && hooks->stop && *hooks->stop;
+            if (ranks > 1) {
+                /* the global batch's loss terms (each rank's are already
+                 * divided by the global row count), and whether any rank
+                 * was asked to stop, so every rank takes the same decisions */
+                double t[5] = {l.recon, l.kl, l.kl2, l.reg, (double)stop_now};
+                ae_dist_sum_doubles(t, 5);
+                l.recon = t[0];
+                l.kl = t[1];
+                l.kl2 = t[2];
+                l.reg = t[3];
+                l.loss = l.recon + beta_now * l.kl + l.reg;
+                stop_now = t[4] > 0;
+            }
             /* Diverged: a loss that is not finite, or (a learning rate far
              * too high often keeps it finite) one that has grown to
              * DIVERGE_FACTOR times the first batch's loss of this run, which
@@ -526,7 +638,16 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                 double c = cfg->train.kl_capacity * (cap_steps > 0 ? fmin(1.0, step / cap_steps) : 1.0);
                 kl_weight = l.kl > c ? (float)beta_now : l.kl < c ? -(float)beta_now : 0.0f;
             }
-            ae_model_backward_update(m, kl_weight, &r.optim);
+            if (ranks == 1) {
+                ae_model_backward_update(m, kl_weight, &r.optim);
+            } else {
+                /* each rank's gradient is its rows' share of the batch mean:
+                 * summed over the ranks it is the whole batch's */
+                ae_model_backward(m, kl_weight);
+                ae_model_set_part(m, 0, 0);
+                ae_dist_sum_floats(m->grads, m->n_params);
+                ae_optim_step(&r.optim, m->params, m->grads);
+            }
             r.state.step++;
             sum_loss += l.loss * (double)rows;
             sum_recon += l.recon * (double)rows;
@@ -540,7 +661,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                                  el > 0 ? (double)done / el : 0.0, el};
                 hooks->on_batch(hooks->ctx, &p);
             }
-            if (b + 1 < nb && hooks && hooks->stop && *hooks->stop) {
+            if (b + 1 < nb && stop_now) {
                 /* Stopped mid-epoch: the checkpoint holds the position and
                  * the running sums; no metrics row for a partial epoch. */
                 r.state.batch = b + 1;
@@ -549,7 +670,9 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                 r.state.sums[2] = sum_kl;
                 r.state.sums[3] = sum_kl2;
                 r.state.sums[4] = sum_reg;
-                st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
+                if (rank == 0)
+                    st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
+                st = ae_dist_agree(st, err);
                 if (st == AE_OK) {
                     ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint "
                                       "written to %s", epoch, b + 1, nb, r.dir_ckpt);
@@ -576,7 +699,8 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
         ae_rng eval_rng;
         ae_rng_seed_stream(&eval_rng, cfg->train.seed, 1000 + (uint64_t)epoch);
         ae_loss l;
-        if (r.n_val) {
+        /* rank 0 alone evaluates and writes; the others wait for its outcome */
+        if (rank == 0 && r.n_val) {
             ae_evaluate(m, &r.train, r.val_idx, r.n_val, cfg->data.binarize, &eval_rng,
                         &eval_rng, beta, r.xbuf, r.ybuf, &l);
             e.has_val = 1;
@@ -584,7 +708,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             e.val_recon = l.recon;
             e.val_kl = l.kl;
         }
-        if (r.test.n) {
+        if (rank == 0 && r.test.n) {
             ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, &eval_rng,
                         beta, r.xbuf, r.ybuf, &l);
             e.has_test = 1;
@@ -598,20 +722,25 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             e.test_loss_mu = l.loss;
         }
         r.state.epoch = epoch;
+        /* every rank keeps the metrics table: a checkpoint holds it */
         st = metrics_append(&r.state.metrics_csv, &e, err);
-        if (st == AE_OK)
+        if (st == AE_OK && rank == 0)
             st = ae_write_file_atomic(r.dir_metrics, r.state.metrics_csv,
                                       strlen(r.state.metrics_csv), err);
         /* redrawn every epoch, so the curves can be watched during a long run */
-        if (st == AE_OK && cfg->output.images)
+        if (st == AE_OK && rank == 0 && cfg->output.images)
             st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
         int every = cfg->output.checkpoint_every;
-        int stop = hooks && hooks->stop && *hooks->stop;
+        double stop_any = hooks && hooks->stop && *hooks->stop;
+        ae_dist_sum_doubles(&stop_any, 1);
+        int stop = stop_any > 0;
         if (st == AE_OK &&
             ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop)) {
-            st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
+            if (rank == 0)
+                st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
             e.checkpoint = r.dir_ckpt;
         }
+        st = ae_dist_agree(st, err);
         if (st == AE_OK && hooks && hooks->on_epoch)
             hooks->on_epoch(hooks->ctx, &e);
         if (st == AE_OK && stop) {
@@ -630,6 +759,11 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
      * bits for the same training. */
     ae_train_state final_state = {.epoch = r.state.epoch, .step = r.state.step,
                                   .rng = r.state.rng};
+    if (rank != 0) {
+        st = ae_dist_agree(AE_OK, err); /* rank 0's outcome */
+        run_free(&r);
+        return st;
+    }
     st = ae_checkpoint_save(r.dir_model, cfg, m, NULL, &final_state, err);
     /* A resumed run with no epoch left to train (perhaps into a new --out)
      * still leaves its metrics and curves beside the model, for the report;
@@ -648,5 +782,5 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
     run_free(&r);
     if (st == AE_ERR_INPUT)
         st = AE_ERR_IO; /* the folder was writable at the start: this is a runtime failure */
-    return st;
+    return ae_dist_agree(st, err);
 }

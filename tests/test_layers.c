@@ -460,6 +460,104 @@ START_TEST(contractive_closed_form_matches_jacobian)
 }
 END_TEST
 
+/* Data-parallel slices (ae_model_set_part): the rows of a batch split into
+ * slices, each run with the generator as the whole batch starts it, give
+ * loss terms and gradients that add up to the whole batch's, and leave the
+ * generator where the whole batch leaves it. */
+static void check_slices_cfg(const ae_config *cfg, const char *what)
+{
+    enum { B = 5, D = 6 };
+    static const int32_t labels[B] = {0, 2, 1, 1, 0};
+    const size_t cuts[][4] = {{0, 2, 5, 0}, {0, 1, 3, 5}, {0, 0, 5, 0}}; /* an empty slice too */
+    const int n_cuts[] = {3, 4, 3};
+    ae_model m;
+    ck_assert_int_eq(ae_model_init(&m, cfg, D, B, NULL), AE_OK);
+    ae_rng r;
+    ae_rng_seed(&r, 5);
+    ae_model_init_weights(&m, &r);
+    fill_uniform(&r, m.params, m.n_params, -0.8f, 0.8f);
+    float x[B * D];
+    fill_uniform(&r, x, B * D, 0, 1);
+    const int32_t *y = m.classes ? labels : NULL;
+    float *whole = malloc(m.n_params * sizeof(float));
+    ae_rng start, after;
+    ae_rng_seed(&start, 77);
+    after = start;
+    ae_loss lw;
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    ae_model_forward(&m, B, x, x, y, &after, 0.7f, &lw);
+    ae_model_backward(&m, 0.7f);
+    memcpy(whole, m.grads, m.n_params * sizeof(float));
+    for (int c = 0; c < 3; c++) {
+        memset(m.grads, 0, m.n_params * sizeof(float));
+        double recon = 0, kl = 0, reg = 0;
+        for (int k = 0; k + 1 < n_cuts[c]; k++) {
+            size_t first = cuts[c][k], rows = cuts[c][k + 1] - first;
+            ae_rng g = start;
+            ae_loss l;
+            ae_model_set_part(&m, first, B);
+            ae_model_forward(&m, rows, x + first * D, x + first * D, y ? y + first : NULL, &g,
+                             0.7f, &l);
+            ae_model_backward(&m, 0.7f);
+            ae_model_set_part(&m, 0, 0);
+            ck_assert_msg(memcmp(&g, &after, sizeof g) == 0, "%s: a slice left the generator "
+                          "elsewhere than the whole batch", what);
+            recon += l.recon;
+            kl += l.kl;
+            reg += l.reg;
+        }
+        ck_assert_msg(fabs(recon - lw.recon) <= 1e-5 * fmax(1, fabs(lw.recon)) &&
+                          fabs(kl - lw.kl) <= 1e-5 * fmax(1, fabs(lw.kl)) &&
+                          fabs(reg - lw.reg) <= 1e-5 * fmax(1, fabs(lw.reg)),
+                      "%s: slice losses %g %g %g, whole batch %g %g %g", what, recon, kl, reg,
+                      lw.recon, lw.kl, lw.reg);
+        for (size_t i = 0; i < m.n_params; i++)
+            ck_assert_msg(fabsf(m.grads[i] - whole[i]) <= 1e-5f * fmaxf(1, fabsf(whole[i])),
+                          "%s, cut %d: gradient %zu: slices %g, whole batch %g", what, c, i,
+                          (double)m.grads[i], (double)whole[i]);
+    }
+    free(whole);
+    ae_model_free(&m);
+}
+
+START_TEST(model_slices_add_up)
+{
+    ae_config c = small_config(AE_MODEL_VAE, AE_LIK_BERNOULLI, AE_ACT_RELU);
+    check_slices_cfg(&c, "vae");
+    c.model.likelihood = AE_LIK_GAUSSIAN;
+    check_slices_cfg(&c, "vae gaussian");
+    c = small_config(AE_MODEL_CVAE, AE_LIK_BERNOULLI, AE_ACT_ELU);
+    c.model.classes = 3;
+    check_slices_cfg(&c, "cvae");
+    c = small_config(AE_MODEL_HVAE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.latent2 = 2;
+    c.model.n_hidden2 = 1;
+    c.model.hidden2[0] = 4;
+    check_slices_cfg(&c, "hvae");
+    c = small_config(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.sparsity.type = AE_SPARSE_L1;
+    c.model.sparsity.weight = 0.3;
+    check_slices_cfg(&c, "l1 sparsity");
+    c.model.sparsity.type = AE_SPARSE_TOPK;
+    c.model.latent = 3;
+    c.model.sparsity.k = 2;
+    check_slices_cfg(&c, "topk");
+    c = small_config(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_TANH);
+    c.model.code_activation = AE_ACT_SIGMOID;
+    c.model.contractive = 0.4;
+    c.model.contractive_samples = 2;
+    check_slices_cfg(&c, "contractive, deep (probes)");
+    c.model.n_encoder = 0;
+    check_slices_cfg(&c, "contractive, one layer");
+    c = small_config(AE_MODEL_VAE, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.n_decoder = 2;
+    c.model.decoder[0] = 4;
+    c.model.decoder[1] = 5;
+    c.model.tied = true;
+    check_slices_cfg(&c, "tied vae");
+}
+END_TEST
+
 START_TEST(param_views_cover_block)
 {
     /* The named tensors tile the parameter block exactly once. */
@@ -538,6 +636,7 @@ static Suite *suite(void)
     tcase_add_test(t, model_sparsity);
     tcase_add_test(t, model_contractive);
     tcase_add_test(t, contractive_closed_form_matches_jacobian);
+    tcase_add_test(t, model_slices_add_up);
     tcase_add_test(t, param_views_cover_block);
     tcase_add_test(t, logvar_clamp_blocks_gradient);
     suite_add_tcase(s, t);

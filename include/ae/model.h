@@ -99,6 +99,15 @@ typedef struct {
     const int32_t *last_labels;
     ae_rng probe_rng;            /* contractive probes of the last forward */
     bool probes_drawn;
+
+    /* Data-parallel slices (ae/dist.h), set by ae_model_set_part: the B rows
+     * of a forward pass are rows part_first.. of a global batch of
+     * part_total rows.  Random draws are made for the whole global batch and
+     * the slice's rows kept, so each rank draws what one process would; and
+     * means are taken over part_total rows, so the ranks' losses and
+     * gradients add up to the global batch's.  part_total 0: the batch is
+     * whole (the default). */
+    size_t part_first, part_total;
 } ae_model;
 
 /* Sets how many threads the numerics (BLAS) use; n <= 0 means the
@@ -123,6 +132,11 @@ void ae_model_init_weights(ae_model *m, ae_rng *rng);
  * Fills the loss terms (batch means) and per-example terms. */
 void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target,
                       const int32_t *labels, ae_rng *rng, float beta, ae_loss *out);
+
+/* The next forward and backward passes see rows [first, first + B) of a
+ * global batch of total <= max_batch rows (see part_first); total 0 ends
+ * that.  (Batch-level penalties, KL sparsity, have no such split.) */
+void ae_model_set_part(ae_model *m, size_t first, size_t total);
 
 /* Accumulates into m->grads the gradient of recon + kl_weight * kl + reg
  * for the last forward. */

@@ -19,4 +19,12 @@
 void ae_noise_apply(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
                     const float *x, float *out, size_t B, size_t D);
 
+/* The same for rows [first, first + B) of a global batch of total rows
+ * (a data-parallel rank's slice, ae/dist.h): the generator makes the draws of
+ * the whole batch, so the slice gets what one process would give it.  out
+ * needs room for total x D floats. */
+void ae_noise_apply_slice(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
+                          const float *x, float *out, size_t B, size_t D, size_t first,
+                          size_t total);
+
 #endif

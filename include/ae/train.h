@@ -22,7 +22,8 @@
 
 typedef struct {
     size_t n_train, n_val, n_test, dim, n_params, batches_per_epoch;
-    int threads;
+    int threads;       /* BLAS threads (of each rank) */
+    int ranks;         /* data-parallel processes (ae/dist.h), 1 without MPI */
     int start_epoch;   /* first epoch to run (1, or after the resumed one) */
     const char *out_dir;
 } ae_run_info;

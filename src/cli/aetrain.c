@@ -13,6 +13,7 @@
 
 #include "ae/checkpoint.h"
 #include "ae/config.h"
+#include "ae/dist.h"
 #include "ae/fileio.h"
 #include "ae/train.h"
 #include "cli.h"
@@ -168,9 +169,11 @@ static void on_start(void *vctx, const ae_run_info *info)
         fprintf(stderr, ", %zu validation", info->n_val);
     if (info->n_test)
         fprintf(stderr, ", %zu test", info->n_test);
-    fprintf(stderr, " examples of %zu features; %zu parameters; %d BLAS thread%s; output in %s\n",
-            info->dim, info->n_params, info->threads, info->threads == 1 ? "" : "s",
-            info->out_dir);
+    fprintf(stderr, " examples of %zu features; %zu parameters; %d BLAS thread%s",
+            info->dim, info->n_params, info->threads, info->threads == 1 ? "" : "s");
+    if (info->ranks > 1)
+        fprintf(stderr, " in each of %d MPI ranks", info->ranks);
+    fprintf(stderr, "; output in %s\n", info->out_dir);
     if (info->start_epoch > 1)
         fprintf(stderr, "aetrain: resuming after epoch %d\n", info->start_epoch - 1);
 }
@@ -240,14 +243,23 @@ int main(int argc, char **argv)
     int rc = 2, r;
     bool force = false;
 
+    /* Under mpirun every rank runs this program; rank 0 alone prints. */
+    ae_dist_init(&argc, &argv);
+    const int rank = ae_dist_rank();
+    if (rank != 0) {
+        cli_silent = true;
+        ctx.quiet = true;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
+            if (rank == 0)
+                usage(stdout);
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--version")) {
-            printf("aetrain %s\n", ae_version());
+            if (rank == 0)
+                printf("aetrain %s\n", ae_version());
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -341,12 +353,21 @@ int main(int argc, char **argv)
     } else {
         st = ae_config_load(&cfg, config_path, overrides, n_over, &err);
     }
+    /* a spec one rank cannot read stops them all */
+    st = ae_dist_agree(st, &err);
     if (st != AE_OK) {
         rc = cli_fail(st, &err);
         goto out;
     }
-    if (!force && (rc = lock_output(cfg.output.dir)) != 0)
+    if (ae_dist_size() > 1) {
+        /* rank 0 holds the lock for them all */
+        double lock_rc = rank == 0 && !force ? lock_output(cfg.output.dir) : 0;
+        ae_dist_sum_doubles(&lock_rc, 1);
+        if ((rc = (int)lock_rc) != 0)
+            goto out;
+    } else if (!force && (rc = lock_output(cfg.output.dir)) != 0) {
         goto out;
+    }
     install_signals();
     ctx.tty = cli_stderr_is_tty();
     ctx.epochs = cfg.train.epochs;
@@ -357,7 +378,8 @@ int main(int argc, char **argv)
             fputs("\r\033[K", stderr);
         if (st == AE_INTERRUPTED) {
             /* reported even with --quiet: the user needs to know how to go on */
-            fprintf(stderr, "aetrain: %s; resume with: aetrain --resume %s/checkpoint.safetensors\n",
+            if (rank == 0)
+                fprintf(stderr, "aetrain: %s; resume with: aetrain --resume %s/checkpoint.safetensors\n",
                     err.msg, cfg.output.dir);
             rc = stop_signal == SIGTERM ? 143 : 130;
         } else {
@@ -375,5 +397,6 @@ int main(int argc, char **argv)
 out:
     for (size_t k = 0; k < n_owned; k++)
         free(owned[k]);
+    ae_dist_finalize();
     return rc;
 }

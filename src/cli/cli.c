@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 const char *cli_prog = "ae";
+bool cli_silent = false;
 
 void cli_error(const char *fmt, ...)
 {
+    if (cli_silent)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s: error: ", cli_prog);

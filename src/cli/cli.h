@@ -10,6 +10,7 @@
 #include "ae/status.h"
 
 extern const char *cli_prog; /* set by each program's main */
+extern bool cli_silent;      /* cli_error prints nothing (MPI ranks other than 0) */
 
 /* "prog: error: message\n" on stderr. */
 void cli_error(const char *fmt, ...)

@@ -89,6 +89,20 @@ expect 2 "narrow.csv" -- "$AEENCODE" --model "$MODEL" --data narrow.csv --out la
 [ -z "$(find . -name '*.tmp.*')" ] && ok || fail "temporary files left behind: $(find . -name '*.tmp.*')"
 expect 2 "--format: expected csv or npy" -- "$AEENCODE" --model "$MODEL" --data narrow.csv --format xml
 
+# --- aeconvert: a failed conversion writes nothing ---
+errors_section "Converting data (aeconvert)"
+AECONVERT=$AE_BUILD/aeconvert
+expect 2 "missing.csv: cannot open" -- "$AECONVERT" missing.csv --out conv.idx
+printf 'a,b\n1,2\n3,x\n' >conv-bad.csv
+expect 2 "conv-bad.csv: line 3, column 2 \\('b'\\): cannot parse 'x' as a number" -- \
+    "$AECONVERT" conv-bad.csv --out conv.idx
+expect 2 "needs labels: give --labels FILE, or --label-column C" -- \
+    "$AECONVERT" conv-bad.csv --out conv.idx --labels-out conv-labels.idx
+expect 2 "--scale: expected unit or standardize, got 'minmax'" -- \
+    "$AECONVERT" conv-bad.csv --out conv.idx --scale minmax
+expect 2 "is the input file" -- "$AECONVERT" conv-bad.csv --out conv-bad.csv
+[ ! -e conv.idx ] && ok || fail "a failed conversion left conv.idx"
+
 # --- divergence: a huge learning rate stops with the epoch and batch named ---
 errors_section "Training that diverges"
 cp good/checkpoint.safetensors before.safetensors

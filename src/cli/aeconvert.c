@@ -1,0 +1,403 @@
+/* aeconvert: turn a data file (IDX raw or gzip, CSV raw or gzip) into an
+ * uncompressed IDX file, which aetrain memory-maps instead of reading into
+ * memory: the way to train on data larger than memory.  The input is read
+ * as a stream, a row at a time (twice more for --scale standardize, to fit
+ * the scaling first), so converting needs no more memory than a row. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ae/batch.h"
+#include "ae/data.h"
+#include "ae/fileio.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aeconvert INPUT --out OUTPUT.idx [options]\n"
+            "\n"
+            "Converts INPUT (IDX, raw or .gz; CSV, raw or .gz) into an uncompressed IDX file.\n"
+            "aetrain memory-maps uncompressed IDX files instead of reading them, so a converted\n"
+            "file can be larger than memory (docs/distributed.md).  uint8 data stays uint8;\n"
+            "float data (CSV) becomes float32.\n"
+            "\n"
+            "options:\n"
+            "  --out FILE          the IDX file to write (written to a temporary name, then\n"
+            "                      renamed: an existing file is replaced only when done)\n"
+            "  --labels-out FILE   also write the labels (the CSV label column, or --labels)\n"
+            "                      as an IDX labels file (uint8 when all are < 256, else int32)\n"
+            "  --labels FILE       labels for INPUT (IDX or one-column CSV), for --labels-out\n"
+            "  --label-column C    CSV: the label column, by header name or 0-based index\n"
+            "  --header auto|yes|no  CSV: whether the first row is a header (default auto)\n"
+            "  --scale unit|standardize\n"
+            "                      write float32 values after this scaling (as data.scale\n"
+            "                      would apply it; standardize reads INPUT twice more to fit\n"
+            "                      the per-feature mean and deviation); train the result with\n"
+            "                      data.scale none\n"
+            "  --float             write float32 without scaling\n"
+            "  --limit N           the first N examples only\n"
+            "  --quiet             print nothing but errors\n"
+            "  --help, --version\n"
+            "\n"
+            "exit codes: 0 done, 1 write failure, 2 bad usage or input\n");
+}
+
+typedef struct {
+    FILE *out;
+    const char *out_path;
+    int to_float;           /* write float32 (else the input's uint8) */
+    const float *scale, *shift; /* [dim] or NULL: no scaling */
+    size_t limit, n, total; /* rows to take (0: all), rows written, rows in the input */
+    size_t dim, img_h, img_w;
+    int header_written;
+    int32_t *labels;        /* [cap] the CSV label column */
+    size_t labels_cap;
+    int has_labels;
+    unsigned char *buf;     /* [dim x 4] the converted row */
+} convert_ctx;
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* The header: 00 00 type ndims, then the sizes (n patched at the end). */
+static int write_header(FILE *f, unsigned char type, size_t n, size_t dim, size_t h, size_t w)
+{
+    unsigned char b[16] = {0, 0, type, 0};
+    size_t len;
+    if (h && w) {
+        b[3] = 3;
+        put_be32(b + 4, (uint32_t)n);
+        put_be32(b + 8, (uint32_t)h);
+        put_be32(b + 12, (uint32_t)w);
+        len = 16;
+    } else {
+        b[3] = 2;
+        put_be32(b + 4, (uint32_t)n);
+        put_be32(b + 8, (uint32_t)dim);
+        len = 12;
+    }
+    return fwrite(b, 1, len, f) == len;
+}
+
+static ae_status on_row(void *vctx, const ae_stream_info *info, const void *row, int32_t label,
+                        ae_error *err)
+{
+    convert_ctx *c = vctx;
+    c->total++;
+    if (c->limit && c->n >= c->limit)
+        return AE_OK; /* past the limit: read on only to count the rows (for --labels) */
+    if (!c->header_written) {
+        if (info->dtype != AE_DTYPE_U8)
+            c->to_float = 1; /* float data stays float */
+        c->dim = info->dim;
+        c->img_h = info->img_h;
+        c->img_w = info->img_w;
+        c->has_labels = info->has_labels;
+        c->buf = malloc(info->dim * 4 + 1);
+        if (!c->buf) {
+            ae_error_set(err, "out of memory for a row of %zu features", info->dim);
+            return AE_ERR_NOMEM;
+        }
+        if (!write_header(c->out, c->to_float ? 0x0D : 0x08, 0, c->dim, c->img_h, c->img_w)) {
+            ae_error_set(err, "%s: write failed", c->out_path);
+            return AE_ERR_IO;
+        }
+        c->header_written = 1;
+    }
+    size_t bytes;
+    if (!c->to_float) { /* uint8 in, uint8 out */
+        memcpy(c->buf, row, c->dim);
+        bytes = c->dim;
+    } else {
+        for (size_t j = 0; j < c->dim; j++) {
+            float v = info->dtype == AE_DTYPE_U8 ? (float)((const uint8_t *)row)[j]
+                                                 : ((const float *)row)[j];
+            if (c->scale)
+                v = v * c->scale[j] + c->shift[j];
+            uint32_t u;
+            memcpy(&u, &v, sizeof u);
+            put_be32(c->buf + 4 * j, u);
+        }
+        bytes = 4 * c->dim;
+    }
+    if (fwrite(c->buf, 1, bytes, c->out) != bytes) {
+        ae_error_set(err, "%s: write failed", c->out_path);
+        return AE_ERR_IO;
+    }
+    if (c->has_labels) {
+        if (c->n == c->labels_cap) {
+            size_t cap = c->labels_cap ? 2 * c->labels_cap : 4096;
+            int32_t *p = realloc(c->labels, cap * sizeof *p);
+            if (!p) {
+                ae_error_set(err, "out of memory for %zu labels", cap);
+                return AE_ERR_NOMEM;
+            }
+            c->labels = p;
+            c->labels_cap = cap;
+        }
+        c->labels[c->n] = label;
+    }
+    c->n++;
+    return AE_OK;
+}
+
+/* The standardize fit, streamed: per-feature sums, then squared deviations. */
+typedef struct {
+    size_t limit, n, dim;
+    double *sum, *m2; /* [dim] */
+    const double *mean;
+    int u8;           /* the input is uint8 */
+} moments_ctx;
+
+static ae_status on_row_moments(void *vctx, const ae_stream_info *info, const void *row,
+                                int32_t label, ae_error *err)
+{
+    (void)label;
+    moments_ctx *c = vctx;
+    if (c->limit && c->n >= c->limit)
+        return AE_INTERRUPTED;
+    if (!c->sum) {
+        c->dim = info->dim;
+        c->u8 = info->dtype == AE_DTYPE_U8;
+        c->sum = calloc(c->dim ? c->dim : 1, sizeof(double));
+        c->m2 = calloc(c->dim ? c->dim : 1, sizeof(double));
+        if (!c->sum || !c->m2) {
+            ae_error_set(err, "out of memory");
+            return AE_ERR_NOMEM;
+        }
+    }
+    for (size_t j = 0; j < c->dim; j++) {
+        double v = info->dtype == AE_DTYPE_U8 ? (double)((const uint8_t *)row)[j]
+                                              : (double)((const float *)row)[j];
+        if (c->mean) {
+            double d = v - c->mean[j];
+            c->m2[j] += d * d;
+        } else {
+            c->sum[j] += v;
+        }
+    }
+    c->n++;
+    return AE_OK;
+}
+
+static ae_status write_labels(const char *path, const int32_t *labels, size_t n, ae_error *err)
+{
+    int32_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max = labels[i] > max ? labels[i] : max;
+    int wide = max > 255;
+    ae_atomic_file f;
+    ae_status st = ae_atomic_open(&f, path, err);
+    if (st != AE_OK)
+        return st;
+    unsigned char head[8] = {0, 0, (unsigned char)(wide ? 0x0C : 0x08), 1};
+    put_be32(head + 4, (uint32_t)n);
+    int ok = fwrite(head, 1, 8, f.fp) == 8;
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char b[4];
+        if (wide)
+            put_be32(b, (uint32_t)labels[i]);
+        else
+            b[0] = (unsigned char)labels[i];
+        ok = fwrite(b, 1, wide ? 4 : 1, f.fp) == (wide ? 4u : 1u);
+    }
+    if (!ok) {
+        ae_atomic_abort(&f);
+        ae_error_set(err, "%s: write failed", path);
+        return AE_ERR_IO;
+    }
+    return ae_atomic_commit(&f, err);
+}
+
+int main(int argc, char **argv)
+{
+    cli_prog = "aeconvert";
+    const char *in = NULL, *out = NULL, *labels_out = NULL, *labels_in = NULL, *v;
+    const char *label_column = NULL, *scale_name = NULL;
+    int header = -1, to_float = 0, quiet = 0, r;
+    long limit = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("aeconvert %s\n", ae_version());
+            return 0;
+        } else if (!strcmp(a, "--float")) {
+            to_float = 1;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            out = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--labels-out", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            labels_out = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            labels_in = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            label_column = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--header", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            if (!strcmp(v, "auto"))
+                header = -1;
+            else if (!strcmp(v, "yes"))
+                header = 1;
+            else if (!strcmp(v, "no"))
+                header = 0;
+            else {
+                cli_error("--header: expected auto, yes or no, got '%s'", v);
+                return 2;
+            }
+        } else if ((r = cli_opt(argc, argv, &i, "--scale", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            if (strcmp(v, "unit") != 0 && strcmp(v, "standardize") != 0) {
+                cli_error("--scale: expected unit or standardize, got '%s'", v);
+                return 2;
+            }
+            scale_name = v;
+            to_float = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--limit", &v)) != 0) {
+            if (r < 0 || !cli_parse_long("--limit", v, 1, 2147483647L, &limit))
+                return 2;
+        } else if (a[0] == '-' && a[1]) {
+            cli_error("unknown option '%s' (see --help)", a);
+            return 2;
+        } else if (!in) {
+            in = a;
+        } else {
+            cli_error("one INPUT only; '%s' is a second (see --help)", a);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        cli_error("%s is required (see --help)", !in ? "INPUT" : "--out FILE");
+        return 2;
+    }
+    if (labels_out && !labels_in && !label_column) {
+        cli_error("--labels-out needs labels: give --labels FILE, or --label-column C for a CSV");
+        return 2;
+    }
+    if (!strcmp(in, out)) {
+        cli_error("--out %s is the input file; write to another name", out);
+        return 2;
+    }
+    ae_csv_options csv = {label_column, header};
+    ae_error err = {{0}};
+    ae_status st = AE_OK;
+    float *scale = NULL, *shift = NULL;
+    size_t rows = 0;
+
+    /* Scaling needs the feature count (and for standardize, two passes). */
+    if (scale_name) {
+        moments_ctx mc = {(size_t)limit, 0, 0, NULL, NULL, NULL, 0};
+        st = ae_dataset_stream(in, &csv, on_row_moments, &mc, &rows, &err);
+        if (st == AE_INTERRUPTED)
+            st = AE_OK;
+        int standardize = !strcmp(scale_name, "standardize");
+        if (st == AE_OK && standardize) {
+            for (size_t j = 0; j < mc.dim; j++)
+                mc.sum[j] /= (double)mc.n;
+            mc.mean = mc.sum;
+            mc.n = 0;
+            st = ae_dataset_stream(in, &csv, on_row_moments, &mc, &rows, &err);
+            if (st == AE_INTERRUPTED)
+                st = AE_OK;
+        }
+        if (st == AE_OK) {
+            scale = malloc((mc.dim ? mc.dim : 1) * sizeof(float));
+            shift = malloc((mc.dim ? mc.dim : 1) * sizeof(float));
+            if (!scale || !shift) {
+                ae_error_set(&err, "out of memory");
+                st = AE_ERR_NOMEM;
+            }
+        }
+        if (st == AE_OK) {
+            /* the same formulas as aetrain's data.scale (src/batch.c) */
+            for (size_t j = 0; j < mc.dim; j++) {
+                scale[j] = mc.u8 ? 1.0f / 255.0f : 1.0f; /* unit */
+                shift[j] = 0.0f;
+            }
+            if (standardize)
+                ae_scaling_from_moments(mc.dim, mc.mean, mc.m2, mc.n, scale, shift);
+        }
+        free(mc.sum);
+        free(mc.m2);
+        if (st != AE_OK)
+            goto fail;
+    }
+
+    ae_atomic_file f;
+    st = ae_atomic_open(&f, out, &err);
+    if (st != AE_OK)
+        goto fail;
+    convert_ctx c = {f.fp, out, to_float, scale, shift, (size_t)limit, 0, 0, 0, 0, 0, 0,
+                     NULL, 0, 0, NULL};
+    st = ae_dataset_stream(in, &csv, on_row, &c, &rows, &err);
+    if (st == AE_INTERRUPTED)
+        st = AE_OK;
+    if (st == AE_OK && !c.header_written) {
+        ae_error_set(&err, "%s: no examples", in);
+        st = AE_ERR_INPUT;
+    }
+    if (st == AE_OK) {
+        /* the count is known now */
+        unsigned char b[4];
+        put_be32(b, (uint32_t)c.n);
+        if (fseek(f.fp, 4, SEEK_SET) != 0 || fwrite(b, 1, 4, f.fp) != 4) {
+            ae_error_set(&err, "%s: write failed", out);
+            st = AE_ERR_IO;
+        }
+    }
+    if (st == AE_OK)
+        st = ae_atomic_commit(&f, &err);
+    else
+        ae_atomic_abort(&f);
+    free(c.buf);
+    if (st == AE_OK && labels_out) {
+        int32_t *lab = c.labels;
+        ae_dataset tmp = {0};
+        if (labels_in) {
+            tmp.n = c.total; /* the labels of every input row; the first n are written */
+            st = ae_dataset_load_labels(&tmp, labels_in, &err);
+            lab = tmp.labels;
+        } else if (!c.has_labels) {
+            ae_error_set(&err, "--labels-out: %s has no labels; give --labels FILE or "
+                               "--label-column C", in);
+            st = AE_ERR_USAGE;
+        }
+        if (st == AE_OK)
+            st = write_labels(labels_out, lab, c.n, &err);
+        free(tmp.labels);
+    }
+    free(c.labels);
+    if (st != AE_OK)
+        goto fail;
+    if (!quiet)
+        fprintf(stderr, "aeconvert: %zu examples of %zu features (%s) written to %s\n", c.n,
+                c.dim, c.to_float ? "float32" : "uint8", out);
+    free(scale);
+    free(shift);
+    return 0;
+fail:
+    free(scale);
+    free(shift);
+    return cli_fail(st, &err);
+}

@@ -34,19 +34,12 @@ static inline float raw_value(const ae_dataset *ds, size_t row, size_t j)
     return ((const float *)ds->x)[k];
 }
 
-/* Tells the dataset that `rows` consecutive rows were read (page release
- * when mapped). */
+/* Tells the dataset that `rows` rows were read through its map (page
+ * release when mapped). */
 static void rows_read(const ae_dataset *ds, size_t rows)
 {
     if (ds->map)
         ae_dataset_pages_read(ds, rows * ds->dim * elem_size(ds));
-}
-
-/* ... or `rows` scattered ones, each faulting in the pages around it. */
-static void scattered_rows_read(const ae_dataset *ds, size_t rows)
-{
-    if (ds->map)
-        ae_dataset_pages_read(ds, rows * (ds->dim * elem_size(ds) + AE_MAP_ROW_COST));
 }
 
 void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum)
@@ -195,10 +188,10 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
         size_t row = idx ? idx[r] : first + r;
         float *restrict o = out + r * D;
         if (ds->dtype == AE_DTYPE_U8) {
-            scale_u8(o, (const uint8_t *)ds->x + row * D, scale, shift, D);
+            scale_u8(o, ae_dataset_row(ds, row), scale, shift, D);
         } else if (ds->dtype == AE_DTYPE_F32BE) {
             uint32_t tmp[256]; /* aligned copy of the row, a piece at a time */
-            const unsigned char *src = (const unsigned char *)ds->x + 4 * row * D;
+            const unsigned char *src = ae_dataset_row(ds, row);
             for (size_t j = 0; j < D; j += 256) {
                 size_t k = D - j < 256 ? D - j : 256;
                 memcpy(tmp, src + 4 * j, 4 * k);
@@ -217,10 +210,6 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
                 o[j] = ae_rng_uniform(rng) < o[j] ? 1.0f : 0.0f;
         }
     }
-    if (idx)
-        scattered_rows_read(ds, B);
-    else
-        rows_read(ds, B);
 }
 
 void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng)

@@ -56,7 +56,11 @@ typedef struct {
 struct ae_mapping {
     void *base;
     size_t len;
-    size_t read; /* bytes of rows read since the pages were last released */
+    size_t read;         /* bytes read through the map since its pages were last released */
+    int fd;              /* the file, for ae_dataset_row's pread */
+    size_t offset;       /* where the examples start */
+    size_t row_bytes;
+    unsigned char *row;  /* [row_bytes] ae_dataset_row's copy */
 };
 
 static ae_status src_open(src_file *s, const char *path, ae_error *err)
@@ -335,6 +339,24 @@ static void map_release(struct ae_mapping *m)
     m->read = 0;
 }
 
+const void *ae_dataset_row(const ae_dataset *ds, size_t row)
+{
+    struct ae_mapping *m = ds->map;
+    size_t row_bytes = ds->dim * (ds->dtype == AE_DTYPE_U8 ? 1 : 4);
+    const unsigned char *mapped = (const unsigned char *)ds->x + row * row_bytes;
+    if (!m)
+        return mapped;
+    size_t done = 0;
+    while (done < row_bytes) {
+        ssize_t k = pread(m->fd, m->row + done, row_bytes - done,
+                          (off_t)(m->offset + row * row_bytes + done));
+        if (k <= 0)
+            return mapped; /* a read error: let the map report it */
+        done += (size_t)k;
+    }
+    return m->row;
+}
+
 void ae_dataset_pages_read(const ae_dataset *ds, size_t bytes)
 {
     struct ae_mapping *m = ds ? ds->map : NULL;
@@ -366,9 +388,18 @@ static ae_status idx_map_payload(src_file *s, const idx_header *h, struct ae_map
         return AE_ERR_NOMEM;
     }
     m->len = (size_t)s->file_size;
-    m->base = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
+    m->offset = h->header_bytes;
+    m->row_bytes = h->dims[0] ? h->payload_bytes / h->dims[0] : 0;
+    m->row = malloc(m->row_bytes ? m->row_bytes : 1);
+    m->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+    m->base = m->row && m->fd >= 0 ? mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, s->fd, 0)
+                                   : MAP_FAILED;
     if (m->base == MAP_FAILED) {
-        free(m); /* not mappable (a special file system): read it instead */
+        /* not mappable (a special file system): read it instead */
+        if (m->fd >= 0)
+            close(m->fd);
+        free(m->row);
+        free(m);
         return AE_OK;
     }
     *map_out = m;
@@ -515,8 +546,9 @@ static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t g
     if (map) {
         if (h.type == IDX_TYPE_F32 &&
             (st = idx_check_f32_mapped(map, h.header_bytes, h.count, dim, s->path, err))) {
-            munmap(map->base, map->len);
-            free(map);
+            ae_dataset tmp = {0};
+            tmp.map = map;
+            ae_dataset_free(&tmp);
             return st;
         }
         memset(out, 0, sizeof *out);
@@ -1282,6 +1314,8 @@ void ae_dataset_free(ae_dataset *ds)
         return;
     if (ds->map) {
         munmap(ds->map->base, ds->map->len);
+        close(ds->map->fd);
+        free(ds->map->row);
         free(ds->map);
     } else {
         free((void *)ds->x);

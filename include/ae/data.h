@@ -80,15 +80,20 @@ void ae_dataset_truncate(ae_dataset *ds, size_t n);
 
 void ae_dataset_free(ae_dataset *ds);
 
-/* For readers of a mapped dataset's rows: `bytes` more of the map have been
- * brought in.  Once AE_MAP_WINDOW bytes have been since the last release,
- * the map's pages are released from this process (the kernel keeps them in
- * its page cache, so reading them again is cheap), which bounds resident
- * memory whatever the file's size.  A reader of scattered rows counts
- * AE_MAP_ROW_COST bytes more per row than the row's size: the kernel maps
- * the pages around each one it faults in (fault-around, 64 KB by default).
- * A no-op for data held in memory and for files smaller than the window. */
-#define AE_MAP_ROW_COST ((size_t)64 << 10)
+/* The raw bytes of one example (dim elements of ds->dtype), valid until
+ * the next call.  For a mapped dataset the row is copied with pread rather
+ * than faulted in through the map: a page fault maps the whole page-cache
+ * folio around it (up to 2 MB with ext4's large folios), so batches of
+ * scattered rows would make resident memory follow the kernel's page-cache
+ * layout; a copy leaves the file's pages in the page cache only. */
+const void *ae_dataset_row(const ae_dataset *ds, size_t row);
+
+/* For passes that read a mapped dataset's rows through the map, in order
+ * (ae/batch.h's fits and range checks): `bytes` more have been read.  Once
+ * AE_MAP_WINDOW bytes have been since the last release, the map's pages are
+ * released from this process (the kernel keeps them in its page cache), which
+ * bounds resident memory whatever the file's size.  A no-op for data held in
+ * memory and for files no larger than the window. */
 #define AE_MAP_WINDOW ((size_t)32 << 20)
 void ae_dataset_pages_read(const ae_dataset *ds, size_t bytes);
 

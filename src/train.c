@@ -683,6 +683,16 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
             }
         }
         double seconds = now_seconds() - t0;
+        if (ranks > 1) {
+            /* Every rank took the same steps from the same sums, so the
+             * states agree; MPI does not promise that an allreduce gives
+             * every rank the same bits, though, so rank 0's state is made
+             * everyone's once an epoch (9 MB for the reference model). */
+            ae_dist_broadcast(m->params, m->n_params * sizeof(float), 0);
+            ae_dist_broadcast(r.optim.m, m->n_params * sizeof(float), 0);
+            if (r.optim.v)
+                ae_dist_broadcast(r.optim.v, m->n_params * sizeof(float), 0);
+        }
         ae_epoch_metrics e;
         memset(&e, 0, sizeof e);
         e.epoch = epoch;

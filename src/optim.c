@@ -30,7 +30,7 @@ ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *e
     return AE_OK;
 }
 
-AE_CLONES static void adam(size_t n, float *restrict p, float *restrict g, float *restrict m,
+AE_CLONES AE_ONE_PASS static void adam(size_t n, float *restrict p, float *restrict g, float *restrict m,
                            float *restrict v, float b1, float b2, float eps, float wd, float step,
                            float inv_sqrt_bc2)
 {
@@ -43,7 +43,7 @@ AE_CLONES static void adam(size_t n, float *restrict p, float *restrict g, float
     }
 }
 
-AE_CLONES static void sgd(size_t n, float *restrict p, float *restrict g, float *restrict m,
+AE_CLONES AE_ONE_PASS static void sgd(size_t n, float *restrict p, float *restrict g, float *restrict m,
                           float mu, float lr, float wd)
 {
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "par.h"
 #include "simd.h"
 
 AE_CLONES void ae_act_forward(ae_activation act, float *restrict y, size_t n)
@@ -229,25 +230,63 @@ AE_CLONES static void bernoulli_chunk(size_t n, const float *restrict l, const f
 typedef void (*nll_chunk_fn)(size_t n, const float *restrict out, const float *restrict t,
                              float scale, float *restrict vals, float *restrict d);
 
-/* Rows of B x D: per-row sums (plus `row_const`) of the chunk function's
- * per-element values, and its gradients into d when d is not NULL. */
-static double nll_rows(nll_chunk_fn chunk, size_t B, size_t D, const float *out, const float *x,
-                       float scale, float *d, double row_const, double *per_example)
+typedef struct {
+    nll_chunk_fn chunk;
+    size_t D;
+    const float *out, *x;
+    float scale;
+    float *d;
+    double row_const, *rows;
+} nll_job;
+
+/* Rows [lo, hi) of the job: each row's sum into rows[]. */
+static void nll_range(void *ctx, size_t lo, size_t hi)
 {
+    const nll_job *j = ctx;
     float vals[NLL_CHUNK];
-    double total = 0.0;
-    for (size_t r = 0; r < B; r++) {
-        double row = row_const;
+    size_t D = j->D;
+    for (size_t r = lo; r < hi; r++) {
+        double row = j->row_const;
         for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
             size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
             size_t off = r * D + j0;
-            chunk(n, out + off, x + off, scale, vals, d ? d + off : NULL);
+            j->chunk(n, j->out + off, j->x + off, j->scale, vals, j->d ? j->d + off : NULL);
             row += sum_lanes(vals, n);
         }
-        if (per_example)
-            per_example[r] = row;
-        total += row;
+        j->rows[r] = row;
     }
+}
+
+/* Rows shared with the helper thread when the batch has this many values. */
+#define NLL_PAR_MIN 32768
+
+/* Rows of B x D: per-row sums (plus `row_const`) of the chunk function's
+ * per-element values, and its gradients into d when d is not NULL.  Rows
+ * are independent, so they may be split between threads; the total adds
+ * them in row order whatever the split. */
+static double nll_rows(nll_chunk_fn chunk, size_t B, size_t D, const float *out, const float *x,
+                       float scale, float *d, double row_const, double *per_example)
+{
+    double one_row[1];
+    double *rows = per_example;
+    nll_job j = {chunk, D, out, x, scale, d, row_const, per_example};
+    if (!rows) { /* one row at a time through a small buffer */
+        double total = 0.0;
+        j.rows = one_row;
+        for (size_t r = 0; r < B; r++) {
+            nll_range(&j, 0, 1);
+            total += one_row[0];
+            j.out += D;
+            j.x += D;
+            if (j.d)
+                j.d += D;
+        }
+        return total;
+    }
+    ae_par_for(nll_range, &j, B, 1, B * D >= NLL_PAR_MIN ? 0 : B + 1);
+    double total = 0.0;
+    for (size_t r = 0; r < B; r++)
+        total += rows[r];
     return total;
 }
 

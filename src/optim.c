@@ -1,5 +1,6 @@
 #include "ae/optim.h"
 
+#include "par.h"
 #include "simd.h"
 
 #include <math.h>
@@ -65,13 +66,31 @@ void ae_optim_begin(ae_optim *o)
     }
 }
 
-void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n)
+typedef struct {
+    const ae_optim *o;
+    float *p, *g, *m, *v;
+} update_job;
+
+static void update_range(void *ctx, size_t lo, size_t hi)
 {
+    const update_job *j = ctx;
+    const ae_optim *o = j->o;
     if (o->kind == AE_OPT_ADAM)
-        adam(n, params + off, grads + off, o->m + off, o->v + off, o->beta1, o->beta2, o->eps,
+        adam(hi - lo, j->p + lo, j->g + lo, j->m + lo, j->v + lo, o->beta1, o->beta2, o->eps,
              o->weight_decay, o->step, o->inv_sqrt_bc2);
     else
-        sgd(n, params + off, grads + off, o->m + off, o->momentum, o->lr, o->weight_decay);
+        sgd(hi - lo, j->p + lo, j->g + lo, j->m + lo, o->momentum, o->lr, o->weight_decay);
+}
+
+/* Updates of at least this many parameters are shared with the helper
+ * thread (when there is one); each element's update is the same either way. */
+#define PAR_MIN_PARAMS 32768
+
+void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n)
+{
+    update_job j = {o, params + off, grads + off, o->m + off,
+                    o->kind == AE_OPT_ADAM ? o->v + off : NULL};
+    ae_par_for(update_range, &j, n, 16, PAR_MIN_PARAMS);
 }
 
 void ae_optim_step(ae_optim *o, float *params, float *grads)

@@ -1,5 +1,5 @@
 /* The helper thread of par.c: the loops it shares (the optimizer update, the
- * loss) give the same bits with and without it, and it survives a fork. */
+ * loss, a wide layer's elementwise passes) give the same bits with and without it, and it survives a fork. */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <stdlib.h>
@@ -96,6 +96,46 @@ START_TEST(loss_same_bits_with_helper)
 }
 END_TEST
 
+/* A dense layer wide enough that its bias+activation and activation-
+ * derivative+bias-gradient passes are split: the same bits as one thread,
+ * for every activation. */
+static void dense_run(int threads, ae_activation act, float *y, float *grads, float *dx)
+{
+    size_t B = 160, in = 33, out = 1000, np = in * out + out;
+    ae_layer l = {in, out, 0, in * out, act, 0, false};
+    float *params = malloc(np * sizeof(float)), *x = malloc(B * in * sizeof(float));
+    float *dy = malloc(B * out * sizeof(float));
+    unsigned s = 5;
+    for (size_t i = 0; i < np; i++)
+        params[i] = frand(&s) - 0.5f;
+    for (size_t i = 0; i < B * in; i++)
+        x[i] = frand(&s) - 0.5f;
+    for (size_t i = 0; i < B * out; i++)
+        dy[i] = frand(&s) - 0.5f;
+    memset(grads, 0, np * sizeof(float));
+    ae_par_set_threads(threads);
+    ae_dense_forward(&l, params, B, x, NULL, y);
+    ae_dense_backward(&l, params, grads, B, x, NULL, y, dy, NULL, dx);
+    ae_par_set_threads(1);
+    free(params);
+    free(x);
+    free(dy);
+}
+
+START_TEST(dense_same_bits_with_helper)
+{
+    size_t B = 160, in = 33, out = 1000, np = in * out + out;
+    float *a = malloc((B * out + np + B * in) * sizeof(float));
+    float *b = malloc((B * out + np + B * in) * sizeof(float));
+    ae_activation act = (ae_activation)_i;
+    dense_run(1, act, a, a + B * out, a + B * out + np);
+    dense_run(2, act, b, b + B * out, b + B * out + np);
+    ck_assert(memcmp(a, b, (B * out + np + B * in) * sizeof(float)) == 0);
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* The helper is started in this process, then used again in a child. */
 START_TEST(helper_after_fork)
 {
@@ -122,6 +162,7 @@ int main(void)
     TCase *t = tcase_create("helper");
     tcase_add_test(t, adam_same_bits_with_helper);
     tcase_add_test(t, loss_same_bits_with_helper);
+    tcase_add_loop_test(t, dense_same_bits_with_helper, AE_ACT_RELU, AE_ACT_LINEAR + 1);
     tcase_add_test(t, helper_after_fork);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -18,17 +19,46 @@
 #define PAUSE() ((void)0)
 #endif
 
+/* A job is cut into CHUNKS pieces that the caller and the helper claim in
+ * turn, so a helper that wakes late (another process holding the second
+ * core) costs at most the piece it is working on.  The claim counter holds
+ * the job number in its high half and the next piece in its low half: a
+ * helper that wakes after its job has ended cannot claim a piece of the
+ * next one by mistake, and once it has claimed a piece the job's fields
+ * stay valid until it reports the piece done. */
+#define CHUNKS 8
+
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned posted;       /* jobs posted (under mu) */
-    atomic_uint finished;  /* jobs the helper has finished */
+    unsigned posted;          /* jobs posted (under mu) */
+    _Atomic uint64_t claim;   /* job << 32 | next piece */
+    atomic_uint done;         /* pieces finished in the current job */
     ae_par_fn fn;
     void *ctx;
-    size_t lo, hi;
+    size_t n, piece;          /* piece k is [k * piece, min(n, (k + 1) * piece)) */
     unsigned csr;
     bool enabled, started, failed;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Claims and runs pieces of job `job` until none is left. */
+static void work(uint32_t job)
+{
+    uint64_t v = atomic_load_explicit(&P.claim, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(v >> 32) != job || (uint32_t)v >= CHUNKS)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&P.claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        size_t lo = (size_t)(uint32_t)v * P.piece;
+        size_t hi = lo + P.piece < P.n ? lo + P.piece : P.n;
+        if (lo < hi)
+            P.fn(P.ctx, lo, hi);
+        atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+        v = atomic_load_explicit(&P.claim, memory_order_acquire);
+    }
+}
 
 static void *helper(void *arg)
 {
@@ -39,15 +69,11 @@ static void *helper(void *arg)
         while (P.posted == seen)
             pthread_cond_wait(&P.cv, &P.mu);
         seen = P.posted;
-        ae_par_fn fn = P.fn;
-        void *ctx = P.ctx;
-        size_t lo = P.lo, hi = P.hi;
         unsigned csr = P.csr;
         pthread_mutex_unlock(&P.mu);
         if (GET_CSR() != csr)
             SET_CSR(csr);
-        fn(ctx, lo, hi);
-        atomic_store_explicit(&P.finished, seen, memory_order_release);
+        work((uint32_t)seen);
     }
     return NULL;
 }
@@ -58,7 +84,8 @@ static void after_fork_child(void)
     pthread_mutex_init(&P.mu, NULL);
     pthread_cond_init(&P.cv, NULL);
     P.posted = 0;
-    atomic_store(&P.finished, 0);
+    atomic_store(&P.claim, (uint64_t)CHUNKS);
+    atomic_store(&P.done, 0);
     P.started = false;
 }
 
@@ -102,24 +129,28 @@ void ae_par_for(ae_par_fn fn, void *ctx, size_t n, size_t align, size_t min_n)
 {
     if (align == 0)
         align = 1;
-    size_t cut = n / 2 / align * align;
-    if (!P.enabled || n < min_n || cut == 0 || !start()) {
+    /* pieces of whole `align` units; fewer than CHUNKS when n is small */
+    size_t piece = (n + CHUNKS - 1) / CHUNKS;
+    piece = (piece + align - 1) / align * align;
+    if (!P.enabled || n < min_n || piece >= n || !start()) {
         fn(ctx, 0, n);
         return;
     }
     pthread_mutex_lock(&P.mu);
     P.fn = fn;
     P.ctx = ctx;
-    P.lo = 0;
-    P.hi = cut;
+    P.n = n;
+    P.piece = piece;
     P.csr = GET_CSR();
-    unsigned job = ++P.posted;
+    uint32_t job = ++P.posted;
+    atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&P.claim, (uint64_t)job << 32, memory_order_release);
     pthread_cond_signal(&P.cv);
     pthread_mutex_unlock(&P.mu);
-    fn(ctx, cut, n);
-    /* The helper's half takes about as long as ours: wait for it briefly,
-     * then give the core away in case the helper needs it. */
-    for (unsigned i = 0; atomic_load_explicit(&P.finished, memory_order_acquire) != job; i++) {
+    work(job);
+    /* Wait for the helper's last piece: spin briefly, then let it have the
+     * core in case it was waiting for one. */
+    for (unsigned i = 0; atomic_load_explicit(&P.done, memory_order_acquire) != CHUNKS; i++) {
         if (i < 2000)
             PAUSE();
         else

@@ -1,4 +1,8 @@
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
+#else
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "par.h"
 
 #include <pthread.h>
@@ -109,6 +113,19 @@ static bool start(void)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+#if defined(__linux__)
+    /* Keep the helper off the caller's core: left to the scheduler it was
+     * often woken there (while OpenBLAS's worker spun on the other core) and
+     * ran its pieces after the caller's instead of beside them. */
+    int cpu = sched_getcpu();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0 && sched_getaffinity(0, sizeof set, &set) == 0 && CPU_ISSET(cpu, &set) &&
+        CPU_COUNT(&set) > 1) {
+        CPU_CLR(cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+    }
+#endif
     int rc = pthread_create(&t, &attr, helper, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -1,6 +1,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include "par.h"
 #include <stdlib.h>
 
 static ae_gemm_call *rec_calls;
@@ -41,17 +42,22 @@ int ae_blas_set_threads(int n)
 {
 #ifdef AE_NO_OPENBLAS_EXT
     (void)n;
+    ae_par_set_threads(1);
     return 1;
 #else
     /* 0: the environment's choice (OPENBLAS_NUM_THREADS, read by OpenBLAS at
      * start-up) when set, else every core. */
     if (n <= 0) {
         const char *env = getenv("OPENBLAS_NUM_THREADS");
-        if (env && atoi(env) > 0)
+        if (env && atoi(env) > 0) {
+            ae_par_set_threads(openblas_get_num_threads());
             return openblas_get_num_threads();
+        }
         n = openblas_get_num_procs();
     }
     openblas_set_num_threads(n);
+    /* the elementwise passes get a second core too (see par.h) */
+    ae_par_set_threads(openblas_get_num_threads());
     return openblas_get_num_threads();
 #endif
 }

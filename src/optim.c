@@ -1,5 +1,6 @@
 #include "ae/optim.h"
 
+#include "par.h"
 #include "simd.h"
 
 #include <math.h>
@@ -30,7 +31,7 @@ ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *e
     return AE_OK;
 }
 
-AE_CLONES static void adam(size_t n, float *restrict p, float *restrict g, float *restrict m,
+AE_CLONES AE_ONE_PASS static void adam(size_t n, float *restrict p, float *restrict g, float *restrict m,
                            float *restrict v, float b1, float b2, float eps, float wd, float step,
                            float inv_sqrt_bc2)
 {
@@ -43,7 +44,7 @@ AE_CLONES static void adam(size_t n, float *restrict p, float *restrict g, float
     }
 }
 
-AE_CLONES static void sgd(size_t n, float *restrict p, float *restrict g, float *restrict m,
+AE_CLONES AE_ONE_PASS static void sgd(size_t n, float *restrict p, float *restrict g, float *restrict m,
                           float mu, float lr, float wd)
 {
     for (size_t i = 0; i < n; i++) {
@@ -65,13 +66,31 @@ void ae_optim_begin(ae_optim *o)
     }
 }
 
-void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n)
+typedef struct {
+    const ae_optim *o;
+    float *p, *g, *m, *v;
+} update_job;
+
+static void update_range(void *ctx, size_t lo, size_t hi)
 {
+    const update_job *j = ctx;
+    const ae_optim *o = j->o;
     if (o->kind == AE_OPT_ADAM)
-        adam(n, params + off, grads + off, o->m + off, o->v + off, o->beta1, o->beta2, o->eps,
+        adam(hi - lo, j->p + lo, j->g + lo, j->m + lo, j->v + lo, o->beta1, o->beta2, o->eps,
              o->weight_decay, o->step, o->inv_sqrt_bc2);
     else
-        sgd(n, params + off, grads + off, o->m + off, o->momentum, o->lr, o->weight_decay);
+        sgd(hi - lo, j->p + lo, j->g + lo, j->m + lo, o->momentum, o->lr, o->weight_decay);
+}
+
+/* Updates of at least this many parameters are shared with the helper
+ * thread (when there is one); each element's update is the same either way. */
+#define PAR_MIN_PARAMS 32768
+
+void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n)
+{
+    update_job j = {o, params + off, grads + off, o->m + off,
+                    o->kind == AE_OPT_ADAM ? o->v + off : NULL};
+    ae_par_for(update_range, &j, n, 16, PAR_MIN_PARAMS);
 }
 
 void ae_optim_step(ae_optim *o, float *params, float *grads)

@@ -1194,6 +1194,35 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Public entry points.                                                     */
 
+/* Opens a data file and reads its first bytes (magic[0..*got)) to choose
+ * the format; on failure (unreadable, empty, unknown format) the file is
+ * closed again. */
+static ae_status open_data_file(src_file *s, const char *path, unsigned char magic[4],
+                                size_t *got, int *is_csv, ae_error *err)
+{
+    ae_status st = src_open(s, path, err);
+    if (st != AE_OK)
+        return st;
+    if ((st = src_read(s, magic, 4, got, err)) == AE_OK && *got == 0) {
+        ae_error_set(err, "%s: file is empty", path);
+        st = AE_ERR_INPUT;
+    }
+    if (st == AE_OK) {
+        *is_csv = is_csv_name(path);
+        if (!*is_csv && !(*got >= 2 && magic[0] == 0 && magic[1] == 0) && !is_idx_name(path)) {
+            unsigned char m[4] = {0};
+            memcpy(m, magic, *got);
+            ae_error_set(err, "%s: unknown format: expected IDX (raw or .gz) or .csv (CSV names "
+                         "must end in .csv or .csv.gz); first bytes are %02x %02x %02x %02x",
+                         path, m[0], m[1], m[2], m[3]);
+            st = AE_ERR_INPUT;
+        }
+    }
+    if (st != AE_OK)
+        src_close(s);
+    return st;
+}
+
 /* Format rule: a name ending in .csv or .csv.gz is CSV whatever its bytes (a
  * CSV holding zero bytes is then rejected by the CSV reader with its line
  * number, which says more than an IDX error would).  Any other file is IDX
@@ -1208,33 +1237,19 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
         return AE_ERR_USAGE;
     }
     src_file s;
-    ae_status st = src_open(&s, path, err);
-    if (st != AE_OK)
-        return st;
     unsigned char magic[4];
     size_t got;
+    int is_csv;
+    ae_status st = open_data_file(&s, path, magic, &got, &is_csv, err);
+    if (st != AE_OK)
+        return st;
     ae_dataset out = {0};
-    if ((st = src_read(&s, magic, sizeof magic, &got, err)) != AE_OK)
-        goto done;
-    if (got == 0) {
-        ae_error_set(err, "%s: file is empty", path);
-        st = AE_ERR_INPUT;
-        goto done;
-    }
-    if (is_csv_name(path)) {
+    if (is_csv) {
         csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0};
         st = csv_load(&s, magic, got, &spec, &out, err);
-    } else if ((got >= 2 && magic[0] == 0 && magic[1] == 0) || is_idx_name(path)) {
-        st = idx_load_data(&s, magic, got, &out, err);
     } else {
-        unsigned char m[4] = {0};
-        memcpy(m, magic, got);
-        ae_error_set(err, "%s: unknown format: expected IDX (raw or .gz) or .csv (CSV names must "
-                     "end in .csv or .csv.gz); first bytes are %02x %02x %02x %02x", path, m[0],
-                     m[1], m[2], m[3]);
-        st = AE_ERR_INPUT;
+        st = idx_load_data(&s, magic, got, &out, err);
     }
-done:
     src_close(&s);
     if (st == AE_OK)
         *ds = out;
@@ -1417,30 +1432,19 @@ ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_
 {
     *rows = 0;
     src_file s;
-    ae_status st = src_open(&s, path, err);
-    if (st != AE_OK)
-        return st;
     unsigned char magic[4];
     size_t got;
-    if ((st = src_read(&s, magic, sizeof magic, &got, err)) != AE_OK)
-        goto done;
-    if (got == 0) {
-        ae_error_set(err, "%s: file is empty", path);
-        st = AE_ERR_INPUT;
-        goto done;
-    }
-    if (is_csv_name(path)) {
+    int is_csv;
+    ae_status st = open_data_file(&s, path, magic, &got, &is_csv, err);
+    if (st != AE_OK)
+        return st;
+    if (is_csv) {
         csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0};
         csv_stream c = {sink, ctx, {0}};
         st = csv_scan(&s, magic, got, &spec, csv_stream_row, &c, rows, err);
-    } else if ((got >= 2 && magic[0] == 0 && magic[1] == 0) || is_idx_name(path)) {
-        st = idx_stream(&s, magic, got, sink, ctx, rows, err);
     } else {
-        ae_error_set(err, "%s: unknown format: expected IDX (raw or .gz) or .csv (CSV names must "
-                     "end in .csv or .csv.gz)", path);
-        st = AE_ERR_INPUT;
+        st = idx_stream(&s, magic, got, sink, ctx, rows, err);
     }
-done:
     src_close(&s);
     return st;
 }

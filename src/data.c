@@ -219,6 +219,28 @@ static uint32_t be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
+/* count big-endian float32 elements at b, the first being element `first`
+ * of the file: NaN and infinity are refused (training cannot use them),
+ * naming the element and its example (dim per example).  With out, the
+ * values are also written there as host floats (out may be b itself). */
+static ae_status be_f32_check(const unsigned char *b, size_t count, size_t first, size_t dim,
+                              const char *path, unsigned char *out, ae_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = be32(b + 4 * i);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        if (!isfinite(f)) {
+            ae_error_set(err, "%s: element %zu (example %zu) is %s", path, first + i,
+                         (first + i) / dim, isnan(f) ? "NaN" : "infinite");
+            return AE_ERR_INPUT;
+        }
+        if (out)
+            memcpy(out + 4 * i, &f, sizeof f);
+    }
+    return AE_OK;
+}
+
 static void idx_dims_str(const idx_header *h, char *buf, size_t size)
 {
     size_t k = 0;
@@ -411,19 +433,14 @@ static ae_status idx_check_f32_mapped(struct ae_mapping *m, size_t offset, size_
                                       size_t dim, const char *path, ae_error *err)
 {
     const unsigned char *p = (const unsigned char *)m->base + offset;
-    for (size_t i = 0; i < count; i++) {
-        uint32_t u = be32(p + 4 * i);
-        float f;
-        memcpy(&f, &u, sizeof f);
-        if (!isfinite(f)) {
-            ae_error_set(err, "%s: element %zu (example %zu) is %s", path, i, i / dim,
-                         isnan(f) ? "NaN" : "infinite");
-            return AE_ERR_INPUT;
-        }
-        if ((i + 1) % (AE_MAP_WINDOW / 4) == 0)
-            map_release(m);
+    const size_t window = AE_MAP_WINDOW / 4;
+    for (size_t i = 0; i < count; i += window) {
+        size_t k = count - i < window ? count - i : window;
+        ae_status st = be_f32_check(p + 4 * i, k, i, dim, path, NULL, err);
+        map_release(m);
+        if (st != AE_OK)
+            return st;
     }
-    map_release(m);
     return AE_OK;
 }
 
@@ -506,24 +523,6 @@ fail:
     return st;
 }
 
-/* Big-endian float32 to host floats, in place; training cannot use NaN/inf. */
-static ae_status idx_decode_f32(unsigned char *buf, size_t count, size_t dim, const char *path,
-                                ae_error *err)
-{
-    for (size_t i = 0; i < count; i++) {
-        uint32_t u = be32(buf + 4 * i);
-        float f;
-        memcpy(&f, &u, sizeof f);
-        if (!isfinite(f)) {
-            ae_error_set(err, "%s: element %zu (example %zu) is %s", path, i, i / dim,
-                         isnan(f) ? "NaN" : "infinite");
-            return AE_ERR_INPUT;
-        }
-        memcpy(buf + 4 * i, &f, sizeof f);
-    }
-    return AE_OK;
-}
-
 static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t got,
                                ae_dataset *out, ae_error *err)
 {
@@ -568,7 +567,7 @@ static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t g
     if (st != AE_OK)
         return st;
     if (h.type == IDX_TYPE_F32) {
-        st = idx_decode_f32(buf, h.count, dim, s->path, err);
+        st = be_f32_check(buf, h.count, 0, dim, s->path, buf, err);
         if (st != AE_OK) {
             free(buf);
             return st;
@@ -1397,20 +1396,9 @@ static ae_status idx_stream(src_file *s, const unsigned char *magic, size_t got,
             st = AE_ERR_INPUT;
             goto done;
         }
-        if (h.type == IDX_TYPE_F32) {
-            for (size_t j = 0; j < info.dim; j++) {
-                uint32_t u = be32(row + 4 * j);
-                float f;
-                memcpy(&f, &u, sizeof f);
-                if (!isfinite(f)) {
-                    ae_error_set(err, "%s: element %zu (example %zu) is %s", s->path,
-                                 i * info.dim + j, i, isnan(f) ? "NaN" : "infinite");
-                    st = AE_ERR_INPUT;
-                    goto done;
-                }
-                memcpy(row + 4 * j, &f, sizeof f);
-            }
-        }
+        if (h.type == IDX_TYPE_F32 &&
+            (st = be_f32_check(row, info.dim, i * info.dim, info.dim, s->path, row, err)) != AE_OK)
+            goto done;
         if ((st = sink(ctx, &info, row, -1, err)) != AE_OK)
             goto done;
         *rows = i + 1;

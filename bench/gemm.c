@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "ae/config.h"
 #include "ae/model.h"
 #include "ae/rng.h"
@@ -23,32 +23,18 @@
 
 #define MAX_CALLS 4096
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median seconds of one call over reps runs, on buffers of the right size. */
 static double time_call(const ae_gemm_call *c, int reps, float *A, float *B, float *C)
 {
     double *t = malloc((size_t)reps * sizeof(double));
     for (int r = -2; r < reps; r++) { /* two warm-up runs */
-        double t0 = now();
+        double t0 = bench_now();
         ae_gemm(c->trans_a, c->trans_b, c->M, c->N, c->K, 1.0f, A, c->lda, B, c->ldb, c->beta, C,
                 c->ldc);
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    double med = t[reps / 2];
+    double med = bench_median(t, reps);
     free(t);
     return med;
 }

@@ -10,32 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "ae/config.h"
 #include "ae/model.h"
 #include "ae/optim.h"
 #include "ae/rng.h"
 #include "fpenv.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    return v[n / 2];
-}
 
 int main(int argc, char **argv)
 {
@@ -82,18 +63,19 @@ int main(int argc, char **argv)
     double *tf = malloc((size_t)steps * sizeof(double)), *tb = malloc((size_t)steps * sizeof(double)),
            *to = malloc((size_t)steps * sizeof(double));
     for (long s = 0; s < steps; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         ae_model_forward(&m, B, x, x, m.classes ? labels : NULL, &rng, 1.0f, NULL);
-        double t1 = now();
+        double t1 = bench_now();
         ae_model_backward(&m, 1.0f);
-        double t2 = now();
+        double t2 = bench_now();
         ae_optim_step(&o, m.params, m.grads);
-        double t3 = now();
+        double t3 = bench_now();
         tf[s] = t1 - t0;
         tb[s] = t2 - t1;
         to[s] = t3 - t2;
     }
-    double f = median(tf, (int)steps), b = median(tb, (int)steps), op = median(to, (int)steps);
+    double f = bench_median(tf, (int)steps), b = bench_median(tb, (int)steps),
+           op = bench_median(to, (int)steps);
     printf("spec %s, batch %zu, %zu parameters, %d BLAS thread%s, median of %ld steps\n", spec, B,
            m.n_params, used, used == 1 ? "" : "s", steps);
     printf("forward+loss %.3f ms, backward %.3f ms, optimizer %.3f ms, step %.3f ms\n", f * 1e3,

@@ -49,13 +49,14 @@ typedef struct {
     FILE *out;
     const char *out_path;
     int to_float;           /* write float32 (else the input's uint8) */
-    const float *scale, *shift; /* [dim] or NULL: no scaling */
+    int unit;               /* --scale unit: uint8 / 255 */
+    const float *scale, *shift; /* [dim] (--scale standardize) or NULL */
     size_t limit, n, total; /* rows to take (0: all), rows written, rows in the input */
     size_t dim, img_h, img_w;
     int header_written;
-    int32_t *labels;        /* [cap] the CSV label column */
+    int32_t *labels;        /* [cap] the CSV label column, kept for --labels-out */
     size_t labels_cap;
-    int has_labels;
+    int has_labels, keep_labels;
     unsigned char *buf;     /* [dim x 4] the converted row */
 } convert_ctx;
 
@@ -120,8 +121,11 @@ static ae_status on_row(void *vctx, const ae_stream_info *info, const void *row,
         for (size_t j = 0; j < c->dim; j++) {
             float v = info->dtype == AE_DTYPE_U8 ? (float)((const uint8_t *)row)[j]
                                                  : ((const float *)row)[j];
+            /* data.scale's formulas (src/batch.c): unit maps uint8 by 1/255 */
             if (c->scale)
                 v = v * c->scale[j] + c->shift[j];
+            else if (c->unit && info->dtype == AE_DTYPE_U8)
+                v = v * (1.0f / 255.0f) + 0.0f;
             uint32_t u;
             memcpy(&u, &v, sizeof u);
             put_be32(c->buf + 4 * j, u);
@@ -132,7 +136,7 @@ static ae_status on_row(void *vctx, const ae_stream_info *info, const void *row,
         ae_error_set(err, "%s: write failed", c->out_path);
         return AE_ERR_IO;
     }
-    if (c->has_labels) {
+    if (c->has_labels && c->keep_labels) {
         if (c->n == c->labels_cap) {
             size_t cap = c->labels_cap ? 2 * c->labels_cap : 4096;
             int32_t *p = realloc(c->labels, cap * sizeof *p);
@@ -305,14 +309,14 @@ int main(int argc, char **argv)
     float *scale = NULL, *shift = NULL;
     size_t rows = 0;
 
-    /* Scaling needs the feature count (and for standardize, two passes). */
-    if (scale_name) {
+    /* standardize fits the scaling first: two passes over the input */
+    int unit = scale_name && !strcmp(scale_name, "unit");
+    if (scale_name && !unit) {
         moments_ctx mc = {(size_t)limit, 0, 0, NULL, NULL, NULL, 0};
         st = ae_dataset_stream(in, &csv, on_row_moments, &mc, &rows, &err);
         if (st == AE_INTERRUPTED)
             st = AE_OK;
-        int standardize = !strcmp(scale_name, "standardize");
-        if (st == AE_OK && standardize) {
+        if (st == AE_OK) {
             for (size_t j = 0; j < mc.dim; j++)
                 mc.sum[j] /= (double)mc.n;
             mc.mean = mc.sum;
@@ -329,15 +333,8 @@ int main(int argc, char **argv)
                 st = AE_ERR_NOMEM;
             }
         }
-        if (st == AE_OK) {
-            /* the same formulas as aetrain's data.scale (src/batch.c) */
-            for (size_t j = 0; j < mc.dim; j++) {
-                scale[j] = mc.u8 ? 1.0f / 255.0f : 1.0f; /* unit */
-                shift[j] = 0.0f;
-            }
-            if (standardize)
-                ae_scaling_from_moments(mc.dim, mc.mean, mc.m2, mc.n, scale, shift);
-        }
+        if (st == AE_OK) /* the same formulas as aetrain's data.scale (src/batch.c) */
+            ae_scaling_from_moments(mc.dim, mc.mean, mc.m2, mc.n, scale, shift);
         free(mc.sum);
         free(mc.m2);
         if (st != AE_OK)
@@ -348,14 +345,31 @@ int main(int argc, char **argv)
     st = ae_atomic_open(&f, out, &err);
     if (st != AE_OK)
         goto fail;
-    convert_ctx c = {f.fp, out, to_float, scale, shift, (size_t)limit, 0, 0, 0, 0, 0, 0,
-                     NULL, 0, 0, NULL};
+    convert_ctx c = {f.fp, out, to_float, unit, scale, shift, (size_t)limit, 0, 0, 0, 0, 0,
+                     0, NULL, 0, 0, labels_out && !labels_in, NULL};
     st = ae_dataset_stream(in, &csv, on_row, &c, &rows, &err);
-    if (st == AE_INTERRUPTED)
-        st = AE_OK;
     if (st == AE_OK && !c.header_written) {
         ae_error_set(&err, "%s: no examples", in);
         st = AE_ERR_INPUT;
+    }
+    if (st == AE_OK && c.n > UINT32_MAX) {
+        ae_error_set(&err, "%s: %zu examples are more than an IDX file can count (2^32 - 1); "
+                           "convert it in parts with --limit", in, c.n);
+        st = AE_ERR_INPUT;
+    }
+    /* the labels are checked before the data file is put in place, so a
+     * failure leaves neither file */
+    int32_t *lab = c.labels;
+    ae_dataset tmp = {0};
+    if (st == AE_OK && labels_out) {
+        if (labels_in) {
+            tmp.n = c.total; /* the labels of every input row; the first n are written */
+            st = ae_dataset_load_labels(&tmp, labels_in, &err);
+            lab = tmp.labels;
+        } else if (!c.has_labels) {
+            ae_error_set(&err, "--labels-out: %s has no label column; give --labels FILE", in);
+            st = AE_ERR_USAGE;
+        }
     }
     if (st == AE_OK) {
         /* the count is known now */
@@ -371,22 +385,9 @@ int main(int argc, char **argv)
     else
         ae_atomic_abort(&f);
     free(c.buf);
-    if (st == AE_OK && labels_out) {
-        int32_t *lab = c.labels;
-        ae_dataset tmp = {0};
-        if (labels_in) {
-            tmp.n = c.total; /* the labels of every input row; the first n are written */
-            st = ae_dataset_load_labels(&tmp, labels_in, &err);
-            lab = tmp.labels;
-        } else if (!c.has_labels) {
-            ae_error_set(&err, "--labels-out: %s has no labels; give --labels FILE or "
-                               "--label-column C", in);
-            st = AE_ERR_USAGE;
-        }
-        if (st == AE_OK)
-            st = write_labels(labels_out, lab, c.n, &err);
-        free(tmp.labels);
-    }
+    if (st == AE_OK && labels_out)
+        st = write_labels(labels_out, lab, c.n, &err);
+    free(tmp.labels);
     free(c.labels);
     if (st != AE_OK)
         goto fail;

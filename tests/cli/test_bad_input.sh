@@ -101,6 +101,12 @@ expect 2 "needs labels: give --labels FILE, or --label-column C" -- \
 expect 2 "--scale: expected unit or standardize, got 'minmax'" -- \
     "$AECONVERT" conv-bad.csv --out conv.idx --scale minmax
 expect 2 "is the input file" -- "$AECONVERT" conv-bad.csv --out conv-bad.csv
+# labels that do not match: neither output file is written
+printf 'a,b\n1,2\n3,4\n' >conv-ok.csv
+printf '7\n8\n9\n' >conv-3labels.csv
+expect 2 "conv-3labels.csv: labels file has 3 labels, data has 2 examples" -- \
+    "$AECONVERT" conv-ok.csv --out conv.idx --labels conv-3labels.csv --labels-out conv-labels.idx
+[ ! -e conv-labels.idx ] && ok || fail "a failed conversion left conv-labels.idx"
 [ ! -e conv.idx ] && ok || fail "a failed conversion left conv.idx"
 
 # --- divergence: a huge learning rate stops with the epoch and batch named ---

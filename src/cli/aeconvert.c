@@ -5,6 +5,7 @@
  * the scaling first), so converting needs no more memory than a row. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,9 @@ static void usage(FILE *f)
             "float data (CSV) becomes float32.\n"
             "\n"
             "options:\n"
-            "  --out FILE          the IDX file to write (written to a temporary name, then\n"
-            "                      renamed: an existing file is replaced only when done)\n"
+            "  --out FILE          the IDX file to write (a regular file: written to a\n"
+            "                      temporary name, then renamed, so an existing file is\n"
+            "                      replaced only when done; a device is written in place)\n"
             "  --labels-out FILE   also write the labels (the CSV label column, or --labels)\n"
             "                      as an IDX labels file (uint8 when all are < 256, else int32)\n"
             "  --labels FILE       labels for INPUT (IDX or one-column CSV), for --labels-out\n"
@@ -375,8 +377,12 @@ int main(int argc, char **argv)
         /* the count is known now */
         unsigned char b[4];
         put_be32(b, (uint32_t)c.n);
-        if (fseek(f.fp, 4, SEEK_SET) != 0 || fwrite(b, 1, 4, f.fp) != 4) {
-            ae_error_set(&err, "%s: write failed", out);
+        if (fseek(f.fp, 4, SEEK_SET) != 0) {
+            ae_error_set(&err, "%s: cannot go back to write the example count (%s): give a "
+                         "regular file", out, strerror(errno));
+            st = AE_ERR_IO;
+        } else if (fwrite(b, 1, 4, f.fp) != 4) {
+            ae_error_set(&err, "%s: write failed (%s)", out, strerror(errno));
             st = AE_ERR_IO;
         }
     }

@@ -33,7 +33,14 @@ static const char *const MODEL_TYPES[] = {"ae", "vae", "cvae", "hvae"};
 static const char *const NOISES[] = {"none", "gaussian", "masking", "salt_pepper"};
 static const char *const SPARSITIES[] = {"none", "l1", "kl", "topk"};
 static const char *const ACTIVATIONS[] = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "linear"};
-static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian"};
+/* model.likelihood's names, from the likelihood table */
+static const char *const *likelihood_names(void)
+{
+    static const char *names[AE_LIK_COUNT];
+    for (int k = 0; k < AE_LIK_COUNT; k++)
+        names[k] = ae_likelihood_get((ae_likelihood)k)->name;
+    return names;
+}
 static const char *const INITS[] = {"auto", "he", "glorot", "pytorch"};
 static const char *const SCALES[] = {"unit", "standardize", "none"};
 static const char *const BINARIZE[] = {"none", "fixed", "dynamic"};
@@ -857,7 +864,7 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
         return st;
     c->model.activation = (ae_activation)e;
     e = (int)c->model.likelihood;
-    if ((st = rd_enum(v, s, "model", "likelihood", LIKELIHOODS, COUNT(LIKELIHOODS), &e)))
+    if ((st = rd_enum(v, s, "model", "likelihood", likelihood_names(), AE_LIK_COUNT, &e)))
         return st;
     c->model.likelihood = (ae_likelihood)e;
     e = (int)c->model.init;
@@ -1290,7 +1297,7 @@ static const char *unserializable(const ae_config *c)
 {
     if ((unsigned)c->model.type >= COUNT(MODEL_TYPES) ||
         (unsigned)c->model.activation >= COUNT(ACTIVATIONS) ||
-        (unsigned)c->model.likelihood >= COUNT(LIKELIHOODS) ||
+        (unsigned)c->model.likelihood >= AE_LIK_COUNT ||
         (unsigned)c->model.init >= COUNT(INITS) ||
         (unsigned)c->model.code_activation >= COUNT(ACTIVATIONS) ||
         (unsigned)c->model.noise.type >= COUNT(NOISES) ||
@@ -1398,7 +1405,7 @@ char *ae_config_to_json(const ae_config *c)
     if (c->model.type == AE_MODEL_CVAE)
         put_int(m, "classes", c->model.classes, &ok);
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
-    put_str(m, "likelihood", LIKELIHOODS[c->model.likelihood], &ok);
+    put_str(m, "likelihood", ae_likelihood_get(c->model.likelihood)->name, &ok);
     put_num(m, "beta", c->model.beta, &ok);
     put_str(m, "init", INITS[c->model.init], &ok);
     put_str(m, "code_activation", ACTIVATIONS[c->model.code_activation], &ok);

@@ -65,8 +65,7 @@ static void clamp_logvar(float *head, size_t B, size_t L)
 static double recon_nll(const ae_model *m, const float *y, const float *x)
 {
     size_t D = m->input_dim;
-    return m->likelihood == AE_LIK_BERNOULLI ? ae_bernoulli_nll(1, D, y, x, 0.0f, NULL, NULL)
-                                             : ae_gaussian_nll(1, D, y, x, 0.0f, NULL, NULL);
+    return ae_likelihood_get(m->likelihood)->nll(1, D, y, x, 0.0f, NULL, NULL);
 }
 
 ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *labels, size_t K,
@@ -784,7 +783,7 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     r.latent2 = L2;
     r.has_elbo = m->type != AE_MODEL_AE;
     r.has_iwae = r.has_elbo && opt->iw_samples > 0;
-    r.has_bce = m->likelihood == AE_LIK_BERNOULLI;
+    r.has_bce = ae_likelihood_get(m->likelihood)->unit_range;
     const bool hvae = m->type == AE_MODEL_HVAE;
     ae_status st = AE_OK;
 
@@ -870,8 +869,7 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
                 memcpy(w.codes2 + (i + q) * L2, h2 + q * 2 * L2, L2 * sizeof(float));
         }
         memcpy(w.y, m->dec.out[m->dec.n - 1], b * D * sizeof(float));
-        if (m->likelihood == AE_LIK_BERNOULLI)
-            ae_act_forward(AE_ACT_SIGMOID, w.y, b * D);
+        ae_likelihood_get(m->likelihood)->mean(w.y, b * D);
         ae_eval_sse(b, D, w.x, w.y, r.ex_sse + i);
         for (size_t q = 0; q < b; q++)
             s_sse += r.ex_sse[i + q];

@@ -67,6 +67,15 @@ double ae_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x,
 double ae_gaussian_nll(size_t B, size_t D, const float *y, const float *x, float scale,
                        float *dy, double *per_example);
 
+/* Continuous Bernoulli negative log-likelihood from logits (values in [0, 1],
+ * not only 0 and 1): the Bernoulli one minus the log of its normaliser,
+ * computed stably near logit 0; dlogits as for ae_bernoulli_nll. */
+double ae_continuous_bernoulli_nll(size_t B, size_t D, const float *logits, const float *x,
+                                   float scale, float *dlogits, double *per_example);
+
+/* Logits -> the continuous Bernoulli's mean, in place (not sigmoid(l)). */
+void ae_continuous_bernoulli_mean(float *y, size_t n);
+
 /* KL(N(mu, exp(logvar)) || N(0, I)) = -0.5 * sum(1 + lv - mu^2 - exp(lv)) per
  * example.  Returns the batch sum; per_example optional.  mu and logvar are
  * columns of rows of length `stride`. */

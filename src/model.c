@@ -628,9 +628,8 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
      * 1/B (B of the global batch when this is a slice of it). */
     size_t N = norm_rows(m, B);
     float inv_b = 1.0f / (float)N;
-    double recon = m->likelihood == AE_LIK_BERNOULLI
-                       ? ae_bernoulli_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon)
-                       : ae_gaussian_nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
+    double recon = ae_likelihood_get(m->likelihood)
+                       ->nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
     m->last_batch = B;
     m->last_input = x;
     m->last_labels = labels;
@@ -750,8 +749,7 @@ void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *label
     size_t D = m->input_dim;
     const float *y = ae_mlp_forward(&m->dec, m->params, B, z, labels);
     memcpy(out, y, B * D * sizeof(float));
-    if (m->likelihood == AE_LIK_BERNOULLI)
-        ae_act_forward(AE_ACT_SIGMOID, out, B * D);
+    ae_likelihood_get(m->likelihood)->mean(out, B * D);
 }
 
 void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z)

@@ -37,7 +37,7 @@ void ae_decode_all(ae_model *m, const float *z, const int32_t *labels, size_t n,
 static void display_units(const ae_model *m, float *v, size_t n, float *lo, float *hi)
 {
     size_t D = m->input_dim;
-    if (m->likelihood == AE_LIK_BERNOULLI) {
+    if (ae_likelihood_get(m->likelihood)->unit_range) {
         *lo = 0.0f;
         *hi = 1.0f;
         return;

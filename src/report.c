@@ -415,8 +415,7 @@ static void summary(ae_sb *b, const ae_config *cfg)
     ae_sb_printf(b, "], latent %d", c->model.latent);
     if (c->model.type == AE_MODEL_HVAE)
         ae_sb_printf(b, " + %d", c->model.latent2);
-    ae_sb_printf(b, ", %s likelihood", c->model.likelihood == AE_LIK_BERNOULLI ? "Bernoulli"
-                                                                               : "Gaussian");
+    ae_sb_printf(b, ", %s likelihood", ae_likelihood_get(c->model.likelihood)->title);
     if (c->model.type != AE_MODEL_AE)
         ae_sb_printf(b, ", beta %g", c->model.beta);
     ae_sb_printf(b, "; %s, lr %g, batch %d, seed %llu; data ",

@@ -479,7 +479,7 @@ START_TEST(test_range_errors)
         {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
         {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, got \"gan\""},
-        {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, got null"},
+        {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, continuous_bernoulli, got null"},
         {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
         {"data", "\"train_limit\": -5", "data.train_limit: expected a non-negative integer, got -5"},

@@ -170,6 +170,63 @@ START_TEST(gaussian_gradient)
 }
 END_TEST
 
+START_TEST(continuous_bernoulli_gradient)
+{
+    check_nll(ae_continuous_bernoulli_nll, 0);
+    /* logits near 0, where the normaliser switches to its series (|l| < 0.1) */
+    enum { D = 41 };
+    float l[D], x[D], d[D];
+    for (int i = 0; i < D; i++) {
+        l[i] = -0.4f + 0.02f * (float)i + 0.003f;
+        x[i] = (float)i / (D - 1);
+    }
+    ae_continuous_bernoulli_nll(1, D, l, x, 1.0f, d, NULL);
+    for (int i = 0; i < D; i++) {
+        float keep = l[i];
+        l[i] = keep + FD_H;
+        double up = ae_continuous_bernoulli_nll(1, D, l, x, 1.0f, NULL, NULL);
+        l[i] = keep - FD_H;
+        double down = ae_continuous_bernoulli_nll(1, D, l, x, 1.0f, NULL, NULL);
+        l[i] = keep;
+        check_close(d[i], (up - down) / (2 * FD_H), "continuous bernoulli near 0", i);
+    }
+}
+END_TEST
+
+/* The density integrates to 1 and its mean is what ae_continuous_bernoulli_mean
+ * says, for logits on both sides of the series threshold (midpoint rule in
+ * double over x in [0, 1]). */
+START_TEST(continuous_bernoulli_normalised)
+{
+    const float logits[] = {-30.0f, -5.0f, -1.0f, -0.1f, -0.05f, 0.0f, 1e-4f, 0.099f, 0.5f, 3.0f, 20.0f};
+    for (size_t k = 0; k < sizeof logits / sizeof logits[0]; k++) {
+        enum { N = 20000 };
+        double mass = 0, mean = 0;
+        for (int i = 0; i < N; i++) {
+            float x = (float)((i + 0.5) / N), l = logits[k];
+            double p = exp(-ae_continuous_bernoulli_nll(1, 1, &l, &x, 1.0f, NULL, NULL));
+            mass += p / N;
+            mean += x * p / N;
+        }
+        float m = logits[k];
+        ae_continuous_bernoulli_mean(&m, 1);
+        ck_assert_msg(fabs(mass - 1) < 1e-3, "logit %g: density integrates to %.6f", logits[k], mass);
+        ck_assert_msg(fabs(mean - m) < 1e-3, "logit %g: mean %.6f, formula %.6f", logits[k], mean, m);
+    }
+}
+END_TEST
+
+START_TEST(likelihood_table_complete)
+{
+    for (int k = 0; k < AE_LIK_COUNT; k++) {
+        const ae_likelihood_ops *o = ae_likelihood_get((ae_likelihood)k);
+        ck_assert_msg(o->name && o->title && o->nll && o->mean, "likelihood %d: empty entry", k);
+        ck_assert_int_eq(ae_likelihood_find(o->name), k);
+    }
+    ck_assert_int_eq(ae_likelihood_find("poisson"), AE_LIK_COUNT);
+}
+END_TEST
+
 START_TEST(fast_exp_log1p_accuracy)
 {
     /* Against libm in double over their whole domains, densely. */
@@ -327,10 +384,12 @@ START_TEST(model_vae_gaussian)
 }
 END_TEST
 
-START_TEST(model_ae_both_likelihoods)
+START_TEST(model_ae_every_likelihood)
 {
     check_model(AE_MODEL_AE, AE_LIK_BERNOULLI, AE_ACT_SIGMOID);
     check_model(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_LEAKY_RELU);
+    check_model(AE_MODEL_AE, AE_LIK_CONTINUOUS_BERNOULLI, AE_ACT_TANH);
+    check_model(AE_MODEL_VAE, AE_LIK_CONTINUOUS_BERNOULLI, AE_ACT_RELU);
 }
 END_TEST
 
@@ -623,13 +682,16 @@ static Suite *suite(void)
     tcase_add_test(t, activation_values);
     tcase_add_test(t, bernoulli_gradient);
     tcase_add_test(t, gaussian_gradient);
+    tcase_add_test(t, continuous_bernoulli_gradient);
+    tcase_add_test(t, continuous_bernoulli_normalised);
+    tcase_add_test(t, likelihood_table_complete);
     tcase_add_test(t, fast_exp_log1p_accuracy);
     tcase_add_test(t, bernoulli_known_values);
     tcase_add_test(t, gaussian_known_value);
     tcase_add_test(t, kl_gradient_and_value);
     tcase_add_loop_test(t, model_vae_bernoulli, AE_ACT_RELU, AE_ACT_LINEAR + 1);
     tcase_add_test(t, model_vae_gaussian);
-    tcase_add_test(t, model_ae_both_likelihoods);
+    tcase_add_test(t, model_ae_every_likelihood);
     tcase_add_test(t, model_tied);
     tcase_add_test(t, model_cvae);
     tcase_add_test(t, model_hvae);

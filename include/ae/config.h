@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ae/likelihood.h"
 #include "ae/status.h"
 
 #define AE_MAX_LAYERS 16     /* hidden layers per encoder or decoder */
@@ -27,7 +28,6 @@ typedef enum {
     AE_ACT_SIGMOID,
     AE_ACT_LINEAR
 } ae_activation;
-typedef enum { AE_LIK_BERNOULLI, AE_LIK_GAUSSIAN } ae_likelihood;
 /* Weight initialisation (biases start at zero unless said otherwise):
  *   auto     He-uniform, bound sqrt(6/fan_in), for layers followed by relu,
  *            leaky_relu or elu; Glorot-uniform, bound sqrt(6/(fan_in+fan_out)),

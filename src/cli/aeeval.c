@@ -143,13 +143,14 @@ static int load(const ae_config *cfg, const ae_model *m, const char *opt, const 
         if (st != AE_OK)
             return cli_fail(st, &err);
     }
-    /* A Bernoulli likelihood is only defined for values in [0, 1]. */
-    if (m->likelihood == AE_LIK_BERNOULLI) {
+    /* Some likelihoods are only defined for values in [0, 1]. */
+    if (ae_likelihood_get(m->likelihood)->unit_range) {
         float lo, hi;
         ae_scaled_range(ds, m->scale, m->shift, &lo, &hi);
         if (lo < 0.0f || hi > 1.0f) {
-            cli_error("%s %s: values span [%g, %g] after the model's scaling, but its Bernoulli "
-                      "likelihood needs values in [0, 1]", opt, path, lo, hi);
+            cli_error("%s %s: values span [%g, %g] after the model's scaling, but its %s "
+                      "likelihood needs values in [0, 1]", opt, path, lo, hi,
+                      ae_likelihood_get(m->likelihood)->title);
             return 2;
         }
     }
@@ -219,8 +220,7 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
     json_str(f, a->model);
     fputs(",\n  \"model_type\": ", f);
     json_str(f, ae_model_type_name(m->type));
-    fprintf(f, ",\n  \"likelihood\": \"%s\",\n",
-            m->likelihood == AE_LIK_BERNOULLI ? "bernoulli" : "gaussian");
+    fprintf(f, ",\n  \"likelihood\": \"%s\",\n", ae_likelihood_get(m->likelihood)->name);
     fprintf(f, "  \"latent\": %zu,\n", m->latent);
     if (hvae)
         fprintf(f, "  \"latent_z2\": %zu,\n", m->latent2);
@@ -287,7 +287,7 @@ static void print_table(FILE *f, const args_t *a, const ae_model *m, const ae_ev
     bool hvae = m->type == AE_MODEL_HVAE;
     char label[128], note[160];
     fprintf(f, "model  %s (%s, %s, latent %zu", a->model, ae_model_type_name(m->type),
-            m->likelihood == AE_LIK_BERNOULLI ? "bernoulli" : "gaussian", m->latent);
+            ae_likelihood_get(m->likelihood)->name, m->latent);
     if (hvae)
         fprintf(f, " + %zu", m->latent2);
     fprintf(f, ")\ndata   %s (%zu examples", a->data, r->n);

@@ -8,7 +8,8 @@
 # make, pkg-config, OpenBLAS, cJSON, zlib); scripts/quickstart.sh asks for
 # just this.
 # --test adds what only the tests need: Check, python3 with numpy, chromium
-# (to render the run report headless) and /usr/bin/time (scripts/test.sh).
+# (to render the run report headless), /usr/bin/time, valgrind and procps
+# (pgrep) (scripts/test.sh).
 # --fuzz adds clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh).
 # --mpi adds Open MPI (libopenmpi-dev, openmpi-bin), for the data-parallel
 # build (-DAE_MPI=ON; scripts/test.sh --mpi, scripts/quickstart.sh --mpi).
@@ -156,6 +157,8 @@ _ae_deps_scan() {
         command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
             _ae_need chromium "chromium, to render the run report in the tests"
         [[ -x /usr/bin/time ]] || _ae_need time "/usr/bin/time, to measure peak memory in the tests"
+        command -v valgrind >/dev/null 2>&1 || _ae_need valgrind "valgrind, for the memory-check test"
+        command -v pgrep >/dev/null 2>&1 || _ae_need procps "pgrep (procps), to look for leftover processes in the tests"
     fi
     ((for_fuzz)) && _ae_deps_scan_fuzz
     if ((for_mpi)); then

@@ -27,15 +27,15 @@ zcat "$MNIST/t10k-images-idx3-ubyte.gz" | cmp -s - t10k.idx && ok || fail "t10k 
 printf 'a,b,label\n1,2,3\n4.5,-5,300\n' > small.csv
 "$AECONVERT" small.csv --label-column label --out small.idx --labels-out small-labels.idx --quiet \
     && ok || fail "aeconvert of a CSV failed"
-[ "$(xxd -p small.idx | tr -d '\n')" = 00000d0200000002000000023f8000004000000040900000c0a00000 ] \
-    && ok || fail "CSV -> IDX bytes: $(xxd -p small.idx | tr -d '\n')"
-[ "$(xxd -p small-labels.idx | tr -d '\n')" = 00000c0100000002000000030000012c ] \
-    && ok || fail "CSV labels -> IDX bytes: $(xxd -p small-labels.idx | tr -d '\n')"
+[ "$(od -An -tx1 -v small.idx | tr -d ' \n')" = 00000d0200000002000000023f8000004000000040900000c0a00000 ] \
+    && ok || fail "CSV -> IDX bytes: $(od -An -tx1 -v small.idx | tr -d ' \n')"
+[ "$(od -An -tx1 -v small-labels.idx | tr -d ' \n')" = 00000c0100000002000000030000012c ] \
+    && ok || fail "CSV labels -> IDX bytes: $(od -An -tx1 -v small-labels.idx | tr -d ' \n')"
 # --scale unit: uint8 / 255 as data.scale unit does (0, 255, 51, 102 -> 0, 1, 0.2, 0.4)
 printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\xff\x33\x66' > tiny.idx
 "$AECONVERT" tiny.idx --scale unit --out tiny-unit.idx --quiet && ok || fail "aeconvert --scale unit failed"
-[ "$(xxd -p tiny-unit.idx | tr -d '\n')" = 00000d020000000200000002000000003f8000003e4cccce3eccccce ] \
-    && ok || fail "--scale unit bytes: $(xxd -p tiny-unit.idx | tr -d '\n')"
+[ "$(od -An -tx1 -v tiny-unit.idx | tr -d ' \n')" = 00000d020000000200000002000000003f8000003e4cccce3eccccce ] \
+    && ok || fail "--scale unit bytes: $(od -An -tx1 -v tiny-unit.idx | tr -d ' \n')"
 # bad input: one message, exit 2, nothing written
 expect 2 'missing.csv: cannot open' -- "$AECONVERT" missing.csv --out never.idx
 [ ! -e never.idx ] && ok || fail "a failed conversion left its output"

@@ -15,6 +15,7 @@
 #include "ae/config.h"
 #include "ae/dist.h"
 #include "ae/fileio.h"
+#include "ae/pause.h"
 #include "ae/train.h"
 #include "cli.h"
 
@@ -342,7 +343,11 @@ int main(int argc, char **argv)
 
     ae_error err = {{0}};
     ae_config cfg;
-    ae_status st;
+    ae_status st = ae_pause_init(&err); /* the tests' hook (ae/pause.h) */
+    if (st != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
     if (resume) {
         ae_checkpoint ck;
         st = ae_checkpoint_read(&ck, resume, &err);

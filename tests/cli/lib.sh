@@ -117,6 +117,37 @@ print(w, h)
 PY
 }
 
+# Moments for signals and kill -9 come from the run's progress, never from a
+# sleep: the tests start aetrain with AE_PAUSE_AT (include/ae/pause.h), which
+# stops it with SIGSTOP at a named point, and wait for that.
+# proc_state PID: the state letter in /proc/PID/stat (R, S, T, Z, ...), or
+# nothing once the process is gone.
+proc_state() {
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    s=${s##*) }   # after the command name, which may hold spaces or ')'
+    echo "${s%% *}"
+}
+
+# wait_stopped PID: until PID is stopped (state T); fails if it ends instead.
+# No time limit of its own: a hung run is ctest's TIMEOUT to catch.
+wait_stopped() {
+    local st
+    while :; do
+        st=$(proc_state "$1")
+        case $st in
+            T) return 0 ;;
+            "" | Z | X) return 1 ;;
+        esac
+        sleep 0.01
+    done
+}
+
+# running PID: the process has not ended (a zombie has)
+running() {
+    case $(proc_state "$1") in "" | Z | X) return 1 ;; *) return 0 ;; esac
+}
+
 finish() {
     echo "$CHECKS checks passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]

@@ -14,6 +14,7 @@
 #include "ae/fileio.h"
 #include "ae/noise.h"
 #include "ae/optim.h"
+#include "ae/pause.h"
 #include "ae/pictures.h"
 #include "ae/plot.h"
 #include "ae/report.h"
@@ -199,11 +200,12 @@ static const char *scale_name(ae_scale s)
     return s == AE_SCALE_UNIT ? "unit" : s == AE_SCALE_STANDARDIZE ? "standardize" : "none";
 }
 
-/* Bernoulli likelihoods and binarisation are only defined for values in [0,1]. */
+/* Some likelihoods, and binarisation, are only defined for values in [0,1]. */
 static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_dataset *ds,
                              const char *key, const char *path, ae_error *err)
 {
-    int need01 = cfg->model.likelihood == AE_LIK_BERNOULLI || cfg->data.binarize != AE_BIN_NONE;
+    const ae_likelihood_ops *lik = ae_likelihood_get(cfg->model.likelihood);
+    int need01 = lik->unit_range || cfg->data.binarize != AE_BIN_NONE;
     if (!need01)
         return AE_OK;
     /* each rank reads its share of the rows; the extremes are combined */
@@ -216,12 +218,14 @@ static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_d
     lo = (float)ext[0];
     hi = (float)-ext[1];
     if (lo < 0.0f || hi > 1.0f) {
+        char need[64] = "data.binarize";
+        if (lik->unit_range)
+            snprintf(need, sizeof need, "model.likelihood=%s", lik->name);
         ae_error_set(err, "%s (%s): values span [%g, %g] after data.scale=%s, but %s needs "
                           "values in [0, 1]; use model.likelihood=gaussian or a scaling that "
                           "maps the data into [0, 1]", key, path, lo, hi,
                      scale_name(cfg->data.scale),
-                     cfg->model.likelihood == AE_LIK_BERNOULLI ? "model.likelihood=bernoulli"
-                                                               : "data.binarize");
+                     need);
         return AE_ERR_INPUT;
     }
     return AE_OK;
@@ -661,6 +665,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                                  el > 0 ? (double)done / el : 0.0, el};
                 hooks->on_batch(hooks->ctx, &p);
             }
+            ae_pause_at(AE_PAUSE_BATCH, NULL);
             if (b + 1 < nb && stop_now) {
                 /* Stopped mid-epoch: the checkpoint holds the position and
                  * the running sums; no metrics row for a partial epoch. */
@@ -740,6 +745,7 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
         /* redrawn every epoch, so the curves can be watched during a long run */
         if (st == AE_OK && rank == 0 && cfg->output.images)
             st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
+        ae_pause_at(AE_PAUSE_EPOCH, NULL);
         int every = cfg->output.checkpoint_every;
         double stop_any = hooks && hooks->stop && *hooks->stop;
         ae_dist_sum_doubles(&stop_any, 1);

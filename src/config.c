@@ -51,7 +51,7 @@ static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", 
                                          "activation", "likelihood", "beta",       "init",
                                          "hidden2",    "classes",    "code_activation", "tied",
                                          "noise",      "sparsity",   "contractive",
-                                         "contractive_samples"};
+                                         "contractive_samples", "gaussian_std"};
 static const char *const NOISE_KEYS[] = {"type", "std", "p"};
 static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
 static const char *const PRETRAIN_KEYS[] = {"epochs"};
@@ -91,6 +91,7 @@ void ae_config_defaults(ae_config *c)
     c->model.latent = 20;
     c->model.activation = AE_ACT_RELU;
     c->model.likelihood = AE_LIK_BERNOULLI;
+    c->model.gaussian_std = 1.0;
     c->model.beta = 1.0;
     c->model.n_hidden2 = 1;
     c->model.hidden2[0] = 256;
@@ -867,6 +868,15 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
     if ((st = rd_enum(v, s, "model", "likelihood", likelihood_names(), AE_LIK_COUNT, &e)))
         return st;
     c->model.likelihood = (ae_likelihood)e;
+    const cJSON *gstd = cJSON_GetObjectItemCaseSensitive(s, "gaussian_std");
+    if (gstd && c->model.likelihood != AE_LIK_GAUSSIAN)
+        return fail(v, gstd, "model.gaussian_std", "only used by model.likelihood gaussian (this "
+                    "is %s)", ae_likelihood_get(c->model.likelihood)->name);
+    if ((st = rd_num(v, s, "model", "gaussian_std", NUM_GT0, &c->model.gaussian_std)))
+        return st;
+    if (!(c->model.gaussian_std >= 1e-6 && c->model.gaussian_std <= 1e6))
+        return fail(v, gstd, "model.gaussian_std", "expected a number in [1e-6, 1e6], got %g",
+                    c->model.gaussian_std);
     e = (int)c->model.init;
     if ((st = rd_enum(v, s, "model", "init", INITS, COUNT(INITS), &e)))
         return st;
@@ -1134,6 +1144,11 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
     if (c->model.tied && !mirrored(c))
         return fail(v, NULL, "model.tied", "needs a mirrored architecture: model.decoder must "
                                            "be model.encoder reversed");
+    if (c->model.tied && ae_likelihood_get(c->model.likelihood)->outputs != 1)
+        return fail(v, NULL, "model.tied", "does not combine with model.likelihood %s (its "
+                    "decoder has %zu outputs per feature; a tied decoder has one)",
+                    ae_likelihood_get(c->model.likelihood)->name,
+                    ae_likelihood_get(c->model.likelihood)->outputs);
     if (c->model.tied && (t == AE_MODEL_CVAE || t == AE_MODEL_HVAE))
         return fail(v, NULL, "model.tied", "is for model.type ae or vae (this is %s)", tn);
     if (c->train.pretrain_epochs > 0) {
@@ -1313,6 +1328,7 @@ static const char *unserializable(const ae_config *c)
                            c->train.adam_eps,    c->train.weight_decay, c->train.kl_warmup_epochs,
                            c->model.noise.std,   c->model.noise.p,    c->model.sparsity.weight,
                            c->model.sparsity.rho, c->model.contractive, c->train.kl_capacity,
+                           c->model.gaussian_std,
                            c->train.kl_capacity_epochs};
     for (size_t i = 0; i < COUNT(nums); i++)
         if (!isfinite(nums[i]))
@@ -1406,6 +1422,8 @@ char *ae_config_to_json(const ae_config *c)
         put_int(m, "classes", c->model.classes, &ok);
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
     put_str(m, "likelihood", ae_likelihood_get(c->model.likelihood)->name, &ok);
+    if (c->model.likelihood == AE_LIK_GAUSSIAN)
+        put_num(m, "gaussian_std", c->model.gaussian_std, &ok);
     put_num(m, "beta", c->model.beta, &ok);
     put_str(m, "init", INITS[c->model.init], &ok);
     put_str(m, "code_activation", ACTIVATIONS[c->model.code_activation], &ok);

@@ -65,7 +65,7 @@ static void clamp_logvar(float *head, size_t B, size_t L)
 static double recon_nll(const ae_model *m, const float *y, const float *x)
 {
     size_t D = m->input_dim;
-    return ae_likelihood_get(m->likelihood)->nll(1, D, y, x, 0.0f, NULL, NULL);
+    return ae_likelihood_get(m->likelihood)->nll(&m->lik_params, 1, D, y, x, 0.0f, NULL, NULL);
 }
 
 ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *labels, size_t K,
@@ -78,6 +78,7 @@ ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *lab
         return AE_ERR_USAGE;
     }
     const size_t L = m->latent, L2 = m->latent2, D = m->input_dim, R = m->max_batch;
+    const size_t DY = D * ae_likelihood_get(m->likelihood)->outputs; /* decoder outputs per row */
     const bool hvae = m->type == AE_MODEL_HVAE;
     float *mu = malloc(B * L * sizeof(float));     /* [B x L] q(z1|x) */
     float *lv = malloc(B * L * sizeof(float));     /* [B x L] */
@@ -149,7 +150,7 @@ ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *lab
         const float *y = ae_mlp_forward(&m->dec, m->params, rows, z, yrow);
         for (size_t q = 0; q < rows; q++) {
             size_t e = (r0 + q) / K, k = (r0 + q) % K;
-            lwk[k] = lw[q] - recon_nll(m, y + q * D, x + e * D);
+            lwk[k] = lw[q] - recon_nll(m, y + q * DY, x + e * D);
             if (k == K - 1) /* -log of the mean weight, in double around the largest */
                 nll[e] = -(ae_logsumexp(lwk, K) - log((double)K));
         }
@@ -868,8 +869,7 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
             for (size_t q = 0; q < b; q++)
                 memcpy(w.codes2 + (i + q) * L2, h2 + q * 2 * L2, L2 * sizeof(float));
         }
-        memcpy(w.y, m->dec.out[m->dec.n - 1], b * D * sizeof(float));
-        ae_likelihood_get(m->likelihood)->mean(w.y, b * D);
+        ae_likelihood_get(m->likelihood)->mean(b, D, m->dec.out[m->dec.n - 1], w.y);
         ae_eval_sse(b, D, w.x, w.y, r.ex_sse + i);
         for (size_t q = 0; q < b; q++)
             s_sse += r.ex_sse[i + q];

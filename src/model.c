@@ -71,6 +71,8 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     const ae_model_type type = cfg->model.type;
     t.type = type;
     t.likelihood = cfg->model.likelihood;
+    t.lik_params = ae_likelihood_params_default();
+    t.lik_params.gaussian_std = (float)cfg->model.gaussian_std;
     t.init = cfg->model.init;
     t.input_dim = input_dim;
     t.latent = (size_t)cfg->model.latent;
@@ -114,7 +116,9 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
             add_layer(&t.dec, in, (size_t)cfg->model.decoder[i], act, &n);
             in = (size_t)cfg->model.decoder[i];
         }
-        add_layer(&t.dec, in, input_dim, AE_ACT_LINEAR, &n);
+        /* outputs per feature: 2 for a likelihood that also learns a variance */
+        add_layer(&t.dec, in, input_dim * ae_likelihood_get(t.likelihood)->outputs,
+                  AE_ACT_LINEAR, &n);
         t.dec.layer[0].classes = C;
     }
 
@@ -629,7 +633,7 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     size_t N = norm_rows(m, B);
     float inv_b = 1.0f / (float)N;
     double recon = ae_likelihood_get(m->likelihood)
-                       ->nll(B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
+                       ->nll(&m->lik_params, B, D, y, target, inv_b, m->scratch[0], m->ex_recon);
     m->last_batch = B;
     m->last_input = x;
     m->last_labels = labels;
@@ -748,8 +752,7 @@ void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *label
 {
     size_t D = m->input_dim;
     const float *y = ae_mlp_forward(&m->dec, m->params, B, z, labels);
-    memcpy(out, y, B * D * sizeof(float));
-    ae_likelihood_get(m->likelihood)->mean(out, B * D);
+    ae_likelihood_get(m->likelihood)->mean(B, D, y, out);
 }
 
 void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z)

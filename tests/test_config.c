@@ -87,6 +87,7 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert_int_eq(a->model.latent, b->model.latent);
     ck_assert_int_eq(a->model.activation, b->model.activation);
     ck_assert_int_eq(a->model.likelihood, b->model.likelihood);
+    ck_assert(a->model.gaussian_std == b->model.gaussian_std);
     ck_assert_int_eq(a->model.init, b->model.init);
     ck_assert(a->model.beta == b->model.beta);
     ck_assert_int_eq(a->model.latent2, b->model.latent2);
@@ -392,7 +393,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
                 "did you mean header?");
@@ -479,7 +480,7 @@ START_TEST(test_range_errors)
         {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
         {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, got \"gan\""},
-        {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, continuous_bernoulli, got null"},
+        {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, continuous_bernoulli, gaussian_learned, got null"},
         {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
         {"data", "\"train_limit\": -5", "data.train_limit: expected a non-negative integer, got -5"},
@@ -569,7 +570,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};
@@ -658,6 +659,14 @@ START_TEST(test_variants)
     check_round_trip(&a);
     const char *tied[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true"};
     check_round_trip((a = parse_ok(MIN, tied, N(tied)), &a));
+    const char *gs[] = {"model.likelihood=gaussian", "model.gaussian_std=0.1"};
+    a = parse_ok(MIN, gs, N(gs));
+    ck_assert(a.model.gaussian_std == 0.1);
+    check_round_trip(&a);
+    const char *gl[] = {"model.likelihood=gaussian_learned"};
+    a = parse_ok(MIN, gl, N(gl));
+    ck_assert_int_eq(a.model.likelihood, AE_LIK_GAUSSIAN_LEARNED);
+    check_round_trip(&a);
     const char *pre[] = {"model.type=ae", "model.encoder=[300, 100]", "train.pretrain={\"epochs\": 2}"};
     a = parse_ok(MIN, pre, N(pre));
     ck_assert_int_eq(a.train.pretrain_epochs, 2);
@@ -714,6 +723,15 @@ START_TEST(test_variant_errors)
     combo_fails(h2, 1, "model.hidden2=[64]: only used by model.type hvae (this is vae)");
     const char *q[] = {"model.type=cvae", "model.classes=3", "model.tied=true"};
     combo_fails(q, 3, "spec.json: model.tied: is for model.type ae or vae");
+    const char *gs1[] = {"model.gaussian_std=0.5"};
+    combo_fails(gs1, 1, "--set model.gaussian_std=0.5: only used by model.likelihood gaussian (this is bernoulli)");
+    const char *gs2[] = {"model.likelihood=gaussian", "model.gaussian_std=0"};
+    combo_fails(gs2, 2, "--set model.gaussian_std=0: expected a number > 0, got 0");
+    const char *gs3[] = {"model.likelihood=gaussian", "model.gaussian_std=1e9"};
+    combo_fails(gs3, 2, "model.gaussian_std");
+    const char *gl1[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true",
+                         "model.likelihood=gaussian_learned"};
+    combo_fails(gl1, 4, "model.tied: does not combine with model.likelihood gaussian_learned");
 }
 END_TEST
 

@@ -2,6 +2,7 @@
  * the KL term and the whole AE/VAE loss with fixed noise. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +228,96 @@ START_TEST(likelihood_table_complete)
 }
 END_TEST
 
+/* Every entry of the table, through the table: its gradient by finite
+ * differences (for gaussian also with std != 1), its total against its
+ * per-example values, and its mean's shape.  A new likelihood is checked
+ * here without a line of its own. */
+START_TEST(likelihood_table_gradients)
+{
+    enum { B = 3, D = 5 };
+    const float stds[] = {1.0f, 0.37f};
+    for (int k = 0; k < AE_LIK_COUNT; k++) {
+        const ae_likelihood_ops *o = ae_likelihood_get((ae_likelihood)k);
+        ck_assert_msg(o->outputs >= 1 && o->outputs <= 2, "%s: outputs %zu", o->name, o->outputs);
+        for (size_t s = 0; s < sizeof stds / sizeof stds[0]; s++) {
+            ae_likelihood_params p = ae_likelihood_params_default();
+            p.gaussian_std = stds[s];
+            const size_t DY = D * o->outputs;
+            float y[B * 2 * D], x[B * D], d[B * 2 * D], mean[B * D];
+            double per[B];
+            ae_rng r;
+            ae_rng_seed(&r, 77 + (unsigned)k);
+            fill_uniform(&r, y, B * DY, -3, 3);
+            fill_uniform(&r, x, B * D, 0, 1);
+            double total = o->nll(&p, B, D, y, x, 1.0f, d, per);
+            ck_assert_msg(isfinite(total), "%s: NLL %g", o->name, total);
+            ck_assert_double_eq_tol(total, per[0] + per[1] + per[2], 1e-9);
+            char what[96];
+            snprintf(what, sizeof what, "%s (std %g)", o->name, (double)stds[s]);
+            for (size_t i = 0; i < B * DY; i++) {
+                float keep = y[i];
+                y[i] = keep + FD_H;
+                double up = o->nll(&p, B, D, y, x, 1.0f, NULL, NULL);
+                y[i] = keep - FD_H;
+                double down = o->nll(&p, B, D, y, x, 1.0f, NULL, NULL);
+                y[i] = keep;
+                check_close(d[i], (up - down) / (2 * FD_H), what, i);
+            }
+            /* the mean, out of place and in place, agree */
+            o->mean(B, D, y, mean);
+            o->mean(B, D, y, y);
+            for (size_t i = 0; i < B * D; i++)
+                ck_assert_msg(isfinite(mean[i]) && mean[i] == y[i], "%s: mean %zu", o->name, i);
+        }
+    }
+}
+END_TEST
+
+/* N(y, c^2): 0.5 * d^2 / c^2 + log c + 0.5 log 2 pi per feature. */
+START_TEST(gaussian_std_known_value)
+{
+    const ae_likelihood_ops *o = ae_likelihood_get(AE_LIK_GAUSSIAN);
+    ae_likelihood_params p = ae_likelihood_params_default();
+    ck_assert(p.gaussian_std == 1.0f);
+    p.gaussian_std = 0.5f;
+    float y[2] = {1.0f, 3.0f}, x[2] = {0.0f, 1.0f};
+    double per[1];
+    o->nll(&p, 1, 2, y, x, 1.0f, NULL, per);
+    ck_assert_double_eq_tol(per[0], 0.5 * (1 + 4) / 0.25 + 2 * log(0.5) +
+                                        log(2 * 3.14159265358979323846), 1e-5);
+}
+END_TEST
+
+/* gaussian_learned: [mu | u] per row; the log-variance is u well above the
+ * bound, and never below it however negative u is. */
+START_TEST(gaussian_learned_known_values)
+{
+    const ae_likelihood_ops *o = ae_likelihood_get(AE_LIK_GAUSSIAN_LEARNED);
+    ck_assert_int_eq(o->outputs, 2);
+    const double half_log_2pi = 0.5 * log(2 * 3.14159265358979323846);
+    /* mu = 1, u = 2 (lv = 2 + softplus(8) - 8 ~ 2.000335), x = 3 */
+    float y[2] = {1.0f, 2.0f}, x[1] = {3.0f};
+    double per[1];
+    o->nll(NULL, 1, 1, y, x, 1.0f, NULL, per);
+    double lv = -6.0 + log1p(exp(8.0));
+    ck_assert_double_eq_tol(per[0], half_log_2pi + 0.5 * (lv + 4.0 * exp(-lv)), 1e-5);
+    /* u = -1000: lv = -6 exactly (float), so a perfect prediction costs
+     * 0.5 * (log 2 pi - 6), finitely */
+    float y2[2] = {0.25f, -1000.0f}, x2[1] = {0.25f};
+    o->nll(NULL, 1, 1, y2, x2, 1.0f, NULL, per);
+    ck_assert_double_eq_tol(per[0], half_log_2pi - 3.0, 1e-5);
+    /* the density integrates to 1 over x (midpoint rule, mu = 0.3, u = -1) */
+    double mass = 0.0;
+    float y3[2] = {0.3f, -1.0f};
+    for (int i = 0; i < 40000; i++) {
+        float xi = (float)(-10.0 + 20.0 * (i + 0.5) / 40000);
+        o->nll(NULL, 1, 1, y3, &xi, 1.0f, NULL, per);
+        mass += exp(-per[0]) * 20.0 / 40000;
+    }
+    ck_assert_double_eq_tol(mass, 1.0, 1e-4);
+}
+END_TEST
+
 START_TEST(fast_exp_log1p_accuracy)
 {
     /* Against libm in double over their whole domains, densely. */
@@ -390,6 +481,11 @@ START_TEST(model_ae_every_likelihood)
     check_model(AE_MODEL_AE, AE_LIK_GAUSSIAN, AE_ACT_LEAKY_RELU);
     check_model(AE_MODEL_AE, AE_LIK_CONTINUOUS_BERNOULLI, AE_ACT_TANH);
     check_model(AE_MODEL_VAE, AE_LIK_CONTINUOUS_BERNOULLI, AE_ACT_RELU);
+    check_model(AE_MODEL_AE, AE_LIK_GAUSSIAN_LEARNED, AE_ACT_ELU);
+    check_model(AE_MODEL_VAE, AE_LIK_GAUSSIAN_LEARNED, AE_ACT_TANH);
+    ae_config c = small_config(AE_MODEL_VAE, AE_LIK_GAUSSIAN, AE_ACT_TANH);
+    c.model.gaussian_std = 0.4;
+    check_model_cfg(&c, "vae gaussian std 0.4");
 }
 END_TEST
 
@@ -685,6 +781,9 @@ static Suite *suite(void)
     tcase_add_test(t, continuous_bernoulli_gradient);
     tcase_add_test(t, continuous_bernoulli_normalised);
     tcase_add_test(t, likelihood_table_complete);
+    tcase_add_test(t, likelihood_table_gradients);
+    tcase_add_test(t, gaussian_std_known_value);
+    tcase_add_test(t, gaussian_learned_known_values);
     tcase_add_test(t, fast_exp_log1p_accuracy);
     tcase_add_test(t, bernoulli_known_values);
     tcase_add_test(t, gaussian_known_value);

@@ -70,6 +70,7 @@ typedef struct {
         int contractive_samples;       /* random projections for deep encoders; default 1 */
         ae_activation activation;      /* hidden layers; default relu */
         ae_likelihood likelihood;      /* default bernoulli */
+        double gaussian_std;           /* likelihood gaussian: std of N(f(z), std^2 I); default 1 */
         double beta;                   /* KL weight; default 1 */
         ae_init init;                  /* weight initialisation; default auto */
     } model;

@@ -60,6 +60,7 @@ typedef struct {
 typedef struct {
     ae_model_type type;
     ae_likelihood likelihood;
+    ae_likelihood_params lik_params; /* model.gaussian_std */
     ae_init init;
     size_t input_dim;            /* D */
     size_t latent;               /* L (z1 for an hvae) */

@@ -168,6 +168,44 @@ expect 2 "model.classes: required for model.type cvae" -- \
     "$AETRAIN" --config "$C/cvae.json" --set model.classes=0 --out x
 expect 2 "--set model.noise.type=\"gaussian\": model.noise.std: required for noise type gaussian" -- \
     "$AETRAIN" --config "$C/ae.json" --set model.noise.type=\"gaussian\" --out x
+expect 2 "model.tied: does not combine with model.likelihood gaussian_learned" -- \
+    "$AETRAIN" --config "$C/tied-ae.json" --set model.likelihood=\"gaussian_learned\" --out x
+expect 2 "model.gaussian_std=0.5: only used by model.likelihood gaussian \(this is bernoulli\)" -- \
+    "$AETRAIN" --config "$C/vae.json" --set model.gaussian_std=0.5 --out x
 [ ! -e x ] && ok || fail "a refused spec left an output folder"
+
+AEEVAL=$AE_BUILD/aeeval
+# --- likelihoods beyond the shipped specs: each trains, evaluates and samples ---
+for lik in gaussian:0.5 gaussian_learned continuous_bernoulli; do
+    name=lik-${lik%%:*}
+    set_lik=(--set model.likelihood=\"${lik%%:*}\")
+    [ "${lik#*:}" != "$lik" ] && set_lik+=(--set model.gaussian_std=${lik#*:})
+    case $lik in gaussian*) scale=standardize ;; *) scale=unit ;; esac
+    "$AETRAIN" --config "$C/vae.json" "${tiny[@]}" "${set_lik[@]}" --set data.scale=\"$scale\" \
+        --quiet --out "$name" 2>"$name.log" && ok || fail "$name: aetrain: $(cat "$name.log")"
+    awk -F, -v num="$NUM" 'NR == 2 { for (i = 2; i <= 4; i++) if ($i !~ num) bad = 1 }
+                           END { exit bad || NR != 2 }' "$name/metrics.csv" \
+        && ok || fail "$name: metrics.csv: $(cat "$name/metrics.csv")"
+    "$AEEVAL" --model "$name/model.safetensors" --data "$MNIST/t10k-images-idx3-ubyte.gz" \
+        --limit 50 --iw 10 --json >"$name/eval.json" 2>"$name.eval.log" \
+        && "$PY" -c "import json, math, sys; d = json.load(open(sys.argv[1])); \
+assert d['likelihood'] == sys.argv[2]; assert math.isfinite(d['iwae_nll'])" \
+            "$name/eval.json" "${lik%%:*}" \
+        && ok || fail "$name: aeeval: $(cat "$name.eval.log")"
+    "$AESAMPLE" --model "$name/model.safetensors" --n 16 --out "$name/s.png" \
+        --csv "$name/s.csv" 2>"$name.s.log" && assert_file "$name/s.png" \
+        && [ "$(head -1 "$name/s.csv" | tr ',' '\n' | wc -l)" -eq 784 ] \
+        && ok || fail "$name: aesample: $(cat "$name.s.log")"
+done
+# the learned variance doubles the decoder's output layer: 784 means, 784 log-variances
+"$PY" - lik-gaussian_learned/model.safetensors <<'PY' && ok || fail "gaussian_learned: decoder output shape"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n, = struct.unpack("<Q", b[:8])
+h = json.loads(b[8:8 + n])
+assert json.loads(h["__metadata__"]["config"])["model"]["likelihood"] == "gaussian_learned"
+outs = [v["shape"] for k, v in h.items() if k != "__metadata__" and v["shape"][0] == 2 * 784]
+assert outs, sorted((k, v["shape"]) for k, v in h.items() if k != "__metadata__")
+PY
 
 finish

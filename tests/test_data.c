@@ -1,7 +1,7 @@
 /* Known-answer and bad-input tests for the IDX / CSV loaders.  Every file is
  * written by the test itself into a mkdtemp folder; the MNIST test uses the
  * real files when they are present and passes without checking otherwise. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 and XSI: nftw for testutil.h */
 #include <check.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@
 
 #include "ae/batch.h"
 #include "ae/data.h"
+#include "testutil.h"
 
 static char g_dir[256];
 
@@ -962,10 +963,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    SRunner *sr = srunner_create(data_suite());
-    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run_suite(data_suite());
     remove_dir(g_dir);
-    return failed ? 1 : 0;
+    return rc;
 }

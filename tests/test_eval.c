@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* testutil.h: nftw, mkdtemp */
 /* Evaluation figures: IWAE against the ELBO, log-sum-exp, active units,
  * k-means/purity/NMI, the linear probe, and known values through ae_eval_run. */
 #include <check.h>
@@ -8,6 +9,7 @@
 #include "ae/eval.h"
 #include "ae/rng.h"
 #include "layers.h"
+#include "testutil.h"
 
 static void fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)
 {
@@ -542,9 +544,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(suite());
 }

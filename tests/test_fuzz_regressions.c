@@ -2,7 +2,7 @@
  * harness fail (tests/fuzz-regressions/<target>/) run through the harness
  * bodies of fuzz/harness.c: a crash, a sanitizer report (scripts/test.sh
  * --sanitize) or a broken promise (abort) fails the suite. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 typedef int (*harness_fn)(const uint8_t *, size_t);
 
@@ -105,9 +106,5 @@ int main(void)
     tcase_add_test(tc, test_codes);
     tcase_add_test(tc, test_tiny_inputs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

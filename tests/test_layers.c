@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* testutil.h: nftw, mkdtemp */
 /* Finite-difference gradient checks for every layer, activation, likelihood,
  * the KL term and the whole AE/VAE loss with fixed noise. */
 #include <check.h>
@@ -10,6 +11,7 @@
 #include "ae/rng.h"
 #include "layers.h"
 #include "simd.h"
+#include "testutil.h"
 
 /* Central differences in float need a step large enough to rise above
  * rounding; the tolerance below is loose relative to that step's error
@@ -806,9 +808,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(suite());
 }

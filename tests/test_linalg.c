@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* testutil.h: nftw, mkdtemp */
 /* PCA against a direct computation on small matrices. */
 #include <check.h>
 #include <math.h>
@@ -6,6 +7,7 @@
 
 #include "ae/linalg.h"
 #include "ae/rng.h"
+#include "testutil.h"
 
 START_TEST(pca_known_answer)
 {
@@ -95,9 +97,5 @@ int main(void)
     tcase_add_test(t, pca_reconstruction_error);
     tcase_add_test(t, pca_bad_sizes);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

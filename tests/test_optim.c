@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* testutil.h: nftw, mkdtemp */
 /* Adam and SGD single steps against values computed by hand. */
 #include <check.h>
 #include <math.h>
@@ -5,6 +6,7 @@
 #include <string.h>
 
 #include "ae/optim.h"
+#include "testutil.h"
 
 static ae_config base(ae_optimizer kind)
 {
@@ -99,9 +101,5 @@ int main(void)
     tcase_add_test(t, sgd_momentum_two_steps);
     tcase_add_test(t, sgd_plain_with_decay);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

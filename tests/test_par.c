@@ -1,6 +1,6 @@
 /* The helper thread of par.c: the loops it shares (the optimizer update, the
  * loss, a wide layer's elementwise passes) give the same bits with and without it, and it survives a fork. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "ae/optim.h"
 #include "layers.h"
 #include "par.h"
+#include "testutil.h"
 
 static float frand(unsigned *s)
 {
@@ -165,9 +166,5 @@ int main(void)
     tcase_add_loop_test(t, dense_same_bits_with_helper, AE_ACT_RELU, AE_ACT_LINEAR + 1);
     tcase_add_test(t, helper_after_fork);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

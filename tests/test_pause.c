@@ -1,6 +1,6 @@
 /* The AE_PAUSE_AT test hook: what it accepts, and that it stops the process
  * at exactly the occurrences named (watched from a parent with waitpid). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ae/pause.h"
+#include "testutil.h"
 
 static ae_status init_with(const char *value, ae_error *err)
 {
@@ -104,9 +105,5 @@ int main(void)
     tcase_add_test(t, rejects_malformed);
     tcase_add_test(t, stops_at_the_named_occurrences);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* testutil.h: nftw, mkdtemp */
 /* The generator: known answers, distribution sanity, reproducibility. */
 #include <check.h>
 #include <math.h>
@@ -5,6 +6,7 @@
 #include <string.h>
 
 #include "ae/rng.h"
+#include "testutil.h"
 
 START_TEST(splitmix_seed_known_answer)
 {
@@ -120,9 +122,5 @@ int main(void)
     tcase_add_test(t, shuffle_is_permutation);
     tcase_add_test(t, normal_quantile_known);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -1,7 +1,7 @@
 /* Training and checkpoints at the library level: a tiny model overfits a
  * batch; checkpoints round-trip bit for bit and damaged or mismatched ones
  * are refused; the trainer runs end to end on a tiny IDX file. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "ae/model.h"
 #include "ae/optim.h"
 #include "ae/train.h"
+#include "testutil.h"
 
 static char tmpdir[] = "/tmp/ae_train_XXXXXX";
 
@@ -304,9 +305,5 @@ int main(void)
     tcase_add_test(t, damaged_checkpoints_are_refused);
     tcase_add_test(t, trainer_end_to_end);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

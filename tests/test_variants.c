@@ -9,7 +9,7 @@
  * <source>/data/mnist (scripts/get-mnist.sh); without it the suite exits 77,
  * which CTest reports as skipped.  Each test is a TCase of its own, so one
  * can be run alone: CK_RUN_CASE=denoising ./test_variants. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <math.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 #include "ae/rng.h"
 #include "ae/safetensors.h"
 #include "ae/train.h"
+#include "testutil.h"
 
 /* The budget: small enough for the whole suite to run in about a minute on
  * one thread, large enough for each effect to show with a margin (runs are
@@ -1056,10 +1057,7 @@ int main(void)
         suite_teardown();
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run_suite(s);
     suite_teardown();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

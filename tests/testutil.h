@@ -1,5 +1,5 @@
-/* Helpers shared by the Check suites: a scratch folder per test and whole-file
- * reads.  Each suite is its own executable, so this is a header of static
+/* Helpers shared by the Check suites: the suite runner every main() calls,
+ * a scratch folder per test and whole-file reads.  Each suite is its own executable, so this is a header of static
  * inline functions (unused ones cost nothing).  Define _XOPEN_SOURCE 700
  * before any include in a file that uses it (nftw). */
 #ifndef AE_TESTUTIL_H
@@ -9,6 +9,17 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* Runs every test of s and frees the runner: the exit status of a suite's
+ * main() (EXIT_FAILURE when any test failed). */
+static inline int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
 
 /* mkdtemp from a template such as "/tmp/ae_img_XXXXXX" into dir. */
 static inline void tu_make_tmpdir(char *dir, size_t size, const char *template_)

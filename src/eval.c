@@ -52,15 +52,6 @@ double ae_logsumexp(const double *v, size_t n)
 
 /* ----------------------------------------------------------------- IWAE */
 
-static void clamp_logvar(float *head, size_t B, size_t L)
-{
-    for (size_t r = 0; r < B; r++) {
-        float *lv = head + r * 2 * L + L;
-        for (size_t j = 0; j < L; j++)
-            lv[j] = fminf(fmaxf(lv[j], AE_LOGVAR_MIN), AE_LOGVAR_MAX);
-    }
-}
-
 /* -log p(x|y) of one example given decoder outputs y [D] (logits or means). */
 static double recon_nll(const ae_model *m, const float *y, const float *x)
 {
@@ -122,7 +113,7 @@ ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *lab
         if (hvae) {
             /* z2 ~ q(z2|z1), then the learned prior p(z1|z2) and p(z2) = N(0, I) */
             float *h2 = (float *)ae_mlp_forward(&m->enc2, m->params, rows, z, NULL);
-            clamp_logvar(h2, rows, L2);
+            ae_clamp_logvar(h2, rows, L2, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
             ae_rng_normal_fill(rng, eps2, rows * L2);
             for (size_t q = 0; q < rows; q++) {
                 const float *m2 = h2 + q * 2 * L2, *l2 = m2 + L2, *ep = eps2 + q * L2;
@@ -136,7 +127,7 @@ ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *lab
                 lw[q] += acc;
             }
             float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, rows, z2, NULL);
-            clamp_logvar(p1, rows, L);
+            ae_clamp_logvar(p1, rows, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
             for (size_t q = 0; q < rows; q++) {
                 const float *pm = p1 + q * 2 * L, *pl = pm + L, *zq = z + q * L;
                 double acc = 0.0;

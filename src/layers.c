@@ -466,6 +466,15 @@ void ae_continuous_bernoulli_mean(float *y, size_t n)
     }
 }
 
+void ae_clamp_logvar(float *head, size_t B, size_t L, float lo, float hi)
+{
+    for (size_t r = 0; r < B; r++) {
+        float *lv = head + r * 2 * L + L;
+        for (size_t j = 0; j < L; j++)
+            lv[j] = fminf(fmaxf(lv[j], lo), hi);
+    }
+}
+
 double ae_kl_normal(size_t B, size_t L, const float *mu, const float *logvar, size_t stride,
                     double *per_example)
 {

@@ -76,6 +76,10 @@ double ae_continuous_bernoulli_nll(size_t B, size_t D, const float *logits, cons
 /* Logits -> the continuous Bernoulli's mean, in place (not sigmoid(l)). */
 void ae_continuous_bernoulli_mean(float *y, size_t n);
 
+/* Clamps the log-variance half of B rows [mu | logvar] of width 2L to
+ * [lo, hi] in place (the model's AE_LOGVAR_MIN, AE_LOGVAR_MAX). */
+void ae_clamp_logvar(float *head, size_t B, size_t L, float lo, float hi);
+
 /* KL(N(mu, exp(logvar)) || N(0, I)) = -0.5 * sum(1 + lv - mu^2 - exp(lv)) per
  * example.  Returns the batch sum; per_example optional.  mu and logvar are
  * columns of rows of length `stride`. */

@@ -273,16 +273,6 @@ void ae_model_init_weights(ae_model *m, ae_rng *rng)
 
 /* ------------------------------------------------------------ pieces */
 
-/* Clamps the log-variance half of rows [mu | logvar] of width 2L in place. */
-static void clamp_logvar(float *head, size_t B, size_t L)
-{
-    for (size_t r = 0; r < B; r++) {
-        float *lv = head + r * 2 * L + L;
-        for (size_t j = 0; j < L; j++)
-            lv[j] = fminf(fmaxf(lv[j], AE_LOGVAR_MIN), AE_LOGVAR_MAX);
-    }
-}
-
 static bool clamped(float lv)
 {
     return lv <= AE_LOGVAR_MIN || lv >= AE_LOGVAR_MAX;
@@ -591,7 +581,7 @@ static const float *encode_and_sample(ae_model *m, size_t B, const float *x,
             top_k(head, B, L, m->topk, m->kept);
         return head;
     }
-    clamp_logvar(head, B, L);
+    ae_clamp_logvar(head, B, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
     reparameterise(m, head, B, L, rng, m->eps, m->z);
     return m->z;
 }
@@ -606,10 +596,10 @@ void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target
     double kl = 0, kl2 = 0, reg = 0;
     if (m->type == AE_MODEL_HVAE) {
         float *h2 = (float *)ae_mlp_forward(&m->enc2, m->params, B, m->z, NULL);
-        clamp_logvar(h2, B, L2);
+        ae_clamp_logvar(h2, B, L2, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
         reparameterise(m, h2, B, L2, rng, m->eps2, m->z2);
         float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, B, m->z2, NULL);
-        clamp_logvar(p1, B, L);
+        ae_clamp_logvar(p1, B, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
         kl2 = ae_kl_normal(B, L2, h2, h2 + L2, 2 * L2, m->ex_kl2);
         kl = kl_z1(m->enc.out[m->enc.n - 1], m->z, p1, B, L, m->ex_kl, 0, NULL, NULL, NULL);
         for (size_t r = 0; r < B; r++)
@@ -740,7 +730,7 @@ void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *label
             memset(logvar, 0, B * L * sizeof(float));
         return;
     }
-    clamp_logvar(head, B, L);
+    ae_clamp_logvar(head, B, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
     for (size_t r = 0; r < B; r++) {
         memcpy(mu + r * L, head + r * 2 * L, L * sizeof(float));
         if (logvar)
@@ -771,7 +761,7 @@ void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature
         for (size_t q = 0; q < b * L2; q++)
             m->z2[q] *= temperature;
         float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, b, m->z2, NULL);
-        clamp_logvar(p1, b, L);
+        ae_clamp_logvar(p1, b, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
         ae_rng_normal_fill(rng, m->eps, b * L);
         for (size_t r = 0; r < b; r++)
             for (size_t j = 0; j < L; j++)

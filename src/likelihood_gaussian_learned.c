@@ -26,13 +26,13 @@ static double nll(const ae_likelihood_params *p, size_t B, size_t D, const float
         const float *mu = y + r * 2 * D, *u = mu + D, *t = x + r * D;
         double row = (double)D * half_log_2pi;
         for (size_t j = 0; j < D; j++) {
-            float a = u[j] - m;
-            float sp = fmaxf(a, 0.0f) + log1pf(expf(-fabsf(a))); /* softplus(a) */
+            float a = u[j] - m, e = expf(-fabsf(a));
+            float sp = fmaxf(a, 0.0f) + log1pf(e); /* softplus(a) */
             float lv = m + sp, prec = expf(-lv);
             float diff = t[j] - mu[j];
             row += 0.5 * ((double)lv + (double)(diff * diff * prec));
             if (dy) {
-                float sig = 1.0f / (1.0f + expf(-a));
+                float sig = (a >= 0.0f ? 1.0f : e) / (1.0f + e); /* sigmoid(a), same e */
                 dy[r * 2 * D + j] = scale * (-diff * prec);
                 dy[r * 2 * D + D + j] = scale * 0.5f * (1.0f - diff * diff * prec) * sig;
             }

@@ -19,7 +19,7 @@
 #include "ae/config.h"
 #include "ae/model.h"
 #include "ae/rng.h"
-#include "gemm.h"
+#include "nn/gemm.h"
 
 #define MAX_CALLS 4096
 

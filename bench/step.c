@@ -16,7 +16,7 @@
 #include "ae/model.h"
 #include "ae/optim.h"
 #include "ae/rng.h"
-#include "fpenv.h"
+#include "base/fpenv.h"
 
 int main(int argc, char **argv)
 {

@@ -8,7 +8,7 @@
 
 #include "ae/eval.h"
 #include "ae/rng.h"
-#include "layers.h"
+#include "nn/layers.h"
 #include "testutil.h"
 
 static void fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)

@@ -9,8 +9,8 @@
 
 #include "ae/model.h"
 #include "ae/rng.h"
-#include "layers.h"
-#include "simd.h"
+#include "nn/layers.h"
+#include "base/simd.h"
 #include "testutil.h"
 
 /* Central differences in float need a step large enough to rise above

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "ae/optim.h"
-#include "layers.h"
-#include "par.h"
+#include "nn/layers.h"
+#include "base/par.h"
 #include "testutil.h"
 
 static float frand(unsigned *s)

@@ -2,7 +2,7 @@
  *
  * Built with -DAE_MPI=ON these calls go to MPI; without it there is exactly
  * one rank and every call is a no-op, so the rest of the library is written
- * once.  Only src/dist.c includes <mpi.h>.
+ * once.  Only src/train/dist.c includes <mpi.h>.
  *
  * The model: every rank holds the whole model, the optimizer state and the
  * training generator, identical on all ranks.  Each global batch is split

@@ -1,10 +1,10 @@
 /* The likelihoods p(x|z) a decoder's output can parameterise, one entry each
- * in a table (src/likelihood.c): the spec's name, how many decoder outputs
+ * in a table (src/nn/likelihood.c): the spec's name, how many decoder outputs
  * each input feature takes, the negative log-likelihood with its gradient,
  * and the distribution's mean for pictures and reconstructions.  Code that
  * needs to know the likelihood asks its entry; it never compares the enum.
  * To add one: a value here before AE_LIK_COUNT, its entry (usually a file
- * of its own, src/likelihood_<name>.c) and its line in the table; the
+ * of its own, src/nn/likelihood_<name>.c) and its line in the table; the
  * compiler checks the table has every entry, tests/test_layers.c checks
  * each entry's gradient by finite differences.
  *

@@ -1,4 +1,4 @@
-#include "pretrain.h"
+#include "train/pretrain.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "ae/batch.h"
 #include "ae/optim.h"
-#include "layers.h"
+#include "nn/layers.h"
 
 static void copy_layer(ae_model *dst, const ae_layer *to, const ae_model *src,
                        const ae_layer *from)

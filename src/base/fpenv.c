@@ -1,4 +1,4 @@
-#include "fpenv.h"
+#include "base/fpenv.h"
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>

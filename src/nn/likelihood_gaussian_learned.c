@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "likelihoods.h"
+#include "nn/likelihoods.h"
 
 static double nll(const ae_likelihood_params *p, size_t B, size_t D, const float *y,
                   const float *x, float scale, float *dy, double *per_example)

@@ -1,7 +1,7 @@
-#include "gemm.h"
+#include "nn/gemm.h"
 
 #include <cblas.h>
-#include "par.h"
+#include "base/par.h"
 #include <stdlib.h>
 
 static ae_gemm_call *rec_calls;

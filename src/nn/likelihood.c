@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "layers.h"
-#include "likelihoods.h"
+#include "nn/layers.h"
+#include "nn/likelihoods.h"
 
 /* ---------------------------------------------------------- Bernoulli */
 

@@ -9,7 +9,7 @@
 #include "ae/fileio.h"
 #include "ae/image.h"
 #include "ae/linalg.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 /* ---- colours and ticks ---- */
 

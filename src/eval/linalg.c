@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ae/batch.h"
-#include "gemm.h"
+#include "nn/gemm.h"
 
 /* LAPACK's symmetric eigensolver (Fortran calling convention, in OpenBLAS). */
 void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const int *lda,

@@ -1,11 +1,11 @@
-#include "layers.h"
+#include "nn/layers.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "par.h"
-#include "simd.h"
+#include "nn/gemm.h"
+#include "base/par.h"
+#include "base/simd.h"
 
 AE_CLONES void ae_act_forward(ae_activation act, float *restrict y, size_t n)
 {

@@ -9,8 +9,8 @@
 
 #include "ae/batch.h"
 #include "ae/linalg.h"
-#include "gemm.h"
-#include "layers.h"
+#include "nn/gemm.h"
+#include "nn/layers.h"
 
 #define LOG_2PI 1.83787706640934548356
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "layers.h"
+#include "nn/gemm.h"
+#include "nn/layers.h"
 
 int ae_threads_set(int n)
 {

@@ -3,7 +3,7 @@
 #else
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "par.h"
+#include "base/par.h"
 
 #include <pthread.h>
 #include <sched.h>

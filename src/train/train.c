@@ -18,8 +18,8 @@
 #include "ae/pictures.h"
 #include "ae/plot.h"
 #include "ae/report.h"
-#include "fpenv.h"
-#include "pretrain.h"
+#include "base/fpenv.h"
+#include "train/pretrain.h"
 
 #define METRICS_HEADER                                                                   \
     "epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,"         \

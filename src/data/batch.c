@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "simd.h"
+#include "base/simd.h"
 
 /* Rows are read a block at a time, so the pages of a memory-mapped dataset
  * can be released as the passes go (ae_dataset_pages_read). */

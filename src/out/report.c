@@ -9,7 +9,7 @@
 #include "ae/data.h"
 #include "ae/fileio.h"
 #include "ae/plot.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 char *ae_base64_encode(const void *data, size_t n)
 {

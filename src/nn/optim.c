@@ -1,7 +1,7 @@
 #include "ae/optim.h"
 
-#include "par.h"
-#include "simd.h"
+#include "base/par.h"
+#include "base/simd.h"
 
 #include <math.h>
 #include <stdlib.h>

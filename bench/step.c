@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     ae_model m;
     ae_optim o;
     if (ae_model_init(&m, &cfg, (size_t)dim, B, &err) != AE_OK ||
-        ae_optim_init(&o, &cfg, m.n_params, &err) != AE_OK) {
+        ae_optim_init(&o, ae_config_optim(&cfg), m.n_params, &err) != AE_OK) {
         fprintf(stderr, "bench_step: %s\n", err.msg);
         return 1;
     }

@@ -394,7 +394,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
                 "did you mean header?");
@@ -480,7 +480,7 @@ START_TEST(test_range_errors)
         {"train", "\"kl_warmup_epochs\": -2", "train.kl_warmup_epochs: expected a number >= 0, got -2"},
         {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
-        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, got \"gan\""},
+        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, iwae, got \"gan\""},
         {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, continuous_bernoulli, gaussian_learned, got null"},
         {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
@@ -571,7 +571,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};
@@ -723,7 +723,7 @@ START_TEST(test_variant_errors)
     const char *h2[] = {"model.hidden2=[64]"};
     combo_fails(h2, 1, "model.hidden2=[64]: only used by model.type hvae (this is vae)");
     const char *q[] = {"model.type=cvae", "model.classes=3", "model.tied=true"};
-    combo_fails(q, 3, "spec.json: model.tied: is for model.type ae or vae");
+    combo_fails(q, 3, "spec.json: model.tied: is for model.type ae, vae or iwae");
     const char *gs1[] = {"model.gaussian_std=0.5"};
     combo_fails(gs1, 1, "--set model.gaussian_std=0.5: only used by model.likelihood gaussian (this is bernoulli)");
     const char *gs2[] = {"model.likelihood=gaussian", "model.gaussian_std=0"};

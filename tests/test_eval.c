@@ -11,12 +11,6 @@
 #include "nn/layers.h"
 #include "testutil.h"
 
-static void fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * ae_rng_uniform(r);
-}
-
 /* A small random model of each VAE type: D inputs, latent 3 (hvae: z2 of 2). */
 static void small_model(ae_model *m, ae_model_type type, size_t D, size_t max_batch,
                         uint64_t seed)
@@ -110,7 +104,7 @@ START_TEST(iwae_k1_is_the_elbo)
     float x[B * D];
     ae_rng r;
     ae_rng_seed(&r, 9);
-    fill_uniform(&r, x, B * D, 0, 1);
+    tu_fill_uniform(&r, x, B * D, 0, 1);
     stats elbo = {0}, iw = {0};
     double recon[B], kl[B], nll[B], kd[3] = {0}, kd2[2] = {0};
     ae_rng er, ir;
@@ -145,7 +139,7 @@ START_TEST(elbo_kl_dims_add_up)
     float x[B * D];
     ae_rng r;
     ae_rng_seed(&r, 4);
-    fill_uniform(&r, x, B * D, 0, 1);
+    tu_fill_uniform(&r, x, B * D, 0, 1);
     double recon[B], kl[B], kd[3] = {0}, kd2[2] = {0};
     ae_eval_elbo(&m, B, x, NULL, &r, recon, kl, kd, kd2);
     double a = 0, b = 0;
@@ -170,7 +164,7 @@ START_TEST(iwae_tightens_with_k)
     float x[B * D];
     ae_rng r;
     ae_rng_seed(&r, 10);
-    fill_uniform(&r, x, B * D, 0, 1);
+    tu_fill_uniform(&r, x, B * D, 0, 1);
     const size_t ks[3] = {1, 5, 50};
     stats s[3] = {{0}};
     double nll[B];
@@ -219,7 +213,7 @@ START_TEST(iwae_chunking_is_exact_for_exact_posterior)
     float x[B * D];
     ae_rng r;
     ae_rng_seed(&r, 2);
-    fill_uniform(&r, x, B * D, 0, 1);
+    tu_fill_uniform(&r, x, B * D, 0, 1);
     const float *b = m.params + out->b_off;
     double want[B];
     for (int q = 0; q < B; q++)
@@ -286,7 +280,7 @@ START_TEST(run_known_values)
     int32_t y[N];
     ae_rng r;
     ae_rng_seed(&r, 5);
-    fill_uniform(&r, x, N * D, 0, 1);
+    tu_fill_uniform(&r, x, N * D, 0, 1);
     double want_bce = 0, want_sse = 0;
     for (int i = 0; i < N; i++) {
         y[i] = 10 + i % 2; /* two classes, labelled 10 and 11 */
@@ -362,7 +356,7 @@ START_TEST(run_active_units)
     }
     m.params[head->b_off + 2] = 0.7f; /* constant, but away from the prior */
     float x[N * D];
-    fill_uniform(&r, x, N * D, 0, 1);
+    tu_fill_uniform(&r, x, N * D, 0, 1);
     ae_dataset ds = float_dataset(x, N, D, NULL);
     ae_eval_options opt = {0};
     opt.seed = 1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae/config.h"
 #include "ae/optim.h"
 #include "testutil.h"
 
@@ -25,7 +26,7 @@ START_TEST(adam_two_steps)
 {
     ae_config c = base(AE_OPT_ADAM);
     ae_optim o;
-    ck_assert_int_eq(ae_optim_init(&o, &c, 2, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), 2, NULL), AE_OK);
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -4.0f};
     /* Step 1: m = 0.1 g, v = 0.001 g^2; mhat = g, vhat = g^2, so each parameter
      * moves by lr * g/|g| = 0.1 against the sign of g (up to eps). */
@@ -53,7 +54,7 @@ START_TEST(adam_weight_decay)
     ae_config c = base(AE_OPT_ADAM);
     c.train.weight_decay = 0.5;
     ae_optim o;
-    ck_assert_int_eq(ae_optim_init(&o, &c, 1, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), 1, NULL), AE_OK);
     /* g = 0 + 0.5 * 2 = 1 > 0: the first step moves p down by lr. */
     float p[1] = {2.0f}, g[1] = {0.0f};
     ae_optim_step(&o, p, g);
@@ -66,7 +67,7 @@ START_TEST(sgd_momentum_two_steps)
 {
     ae_config c = base(AE_OPT_SGD);
     ae_optim o;
-    ck_assert_int_eq(ae_optim_init(&o, &c, 1, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), 1, NULL), AE_OK);
     ck_assert_ptr_null(o.v);
     float p[1] = {1.0f}, g[1] = {2.0f};
     ae_optim_step(&o, p, g); /* m = 2, p = 1 - 0.2 = 0.8 */
@@ -84,7 +85,7 @@ START_TEST(sgd_plain_with_decay)
     c.train.momentum = 0.0;
     c.train.weight_decay = 0.1;
     ae_optim o;
-    ck_assert_int_eq(ae_optim_init(&o, &c, 1, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), 1, NULL), AE_OK);
     float p[1] = {3.0f}, g[1] = {1.0f};
     ae_optim_step(&o, p, g); /* g = 1 + 0.3 = 1.3; p = 3 - 0.13 */
     ck_assert_double_eq_tol(p[0], 2.87, 1e-6);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ae/config.h"
 #include "ae/optim.h"
 #include "nn/layers.h"
 #include "base/par.h"
@@ -31,7 +32,7 @@ static void adam_run(int threads, size_t n, float *p, float *m, float *v)
     c.train.weight_decay = 1e-4;
     ae_par_set_threads(threads);
     ae_optim o;
-    ck_assert_int_eq(ae_optim_init(&o, &c, n, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), n, NULL), AE_OK);
     float *g = malloc(n * sizeof(float));
     unsigned s = 7;
     for (size_t i = 0; i < n; i++)

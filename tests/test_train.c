@@ -62,7 +62,7 @@ START_TEST(overfits_a_small_batch)
     ae_model m;
     ae_optim o;
     ck_assert_int_eq(ae_model_init(&m, &c, D, B, NULL), AE_OK);
-    ck_assert_int_eq(ae_optim_init(&o, &c, m.n_params, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o, ae_config_optim(&c), m.n_params, NULL), AE_OK);
     ae_rng r;
     ae_rng_seed(&r, 1);
     ae_model_init_weights(&m, &r);
@@ -89,7 +89,7 @@ static void trained_state(ae_config *c, ae_model *m, ae_optim *o, ae_train_state
 {
     *c = tiny_config(AE_MODEL_VAE);
     ck_assert_int_eq(ae_model_init(m, c, 10, 4, NULL), AE_OK);
-    ck_assert_int_eq(ae_optim_init(o, c, m->n_params, NULL), AE_OK);
+    ck_assert_int_eq(ae_optim_init(o, ae_config_optim(c), m->n_params, NULL), AE_OK);
     memset(s, 0, sizeof *s);
     ae_rng_seed(&s->rng, 77);
     ae_model_init_weights(m, &s->rng);
@@ -129,7 +129,7 @@ START_TEST(checkpoint_round_trip_is_exact)
     ae_optim o2;
     ae_train_state s2;
     ck_assert_int_eq(ae_model_init(&m2, &c2, ck.input_dim, 4, &err), AE_OK);
-    ck_assert_int_eq(ae_optim_init(&o2, &c2, m2.n_params, &err), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o2, ae_config_optim(&c2), m2.n_params, &err), AE_OK);
     ck_assert_int_eq(ae_checkpoint_restore(&ck, &m2, &o2, &s2, &err), AE_OK);
     ck_assert_uint_eq(m2.n_params, m.n_params);
     ck_assert_mem_eq(m2.params, m.params, m.n_params * sizeof(float));
@@ -219,7 +219,7 @@ START_TEST(damaged_checkpoints_are_refused)
     ae_model m3;
     ae_optim o3;
     ck_assert_int_eq(ae_model_init(&m3, &c, 10, 4, &err), AE_OK);
-    ck_assert_int_eq(ae_optim_init(&o3, &c, m3.n_params, &err), AE_OK);
+    ck_assert_int_eq(ae_optim_init(&o3, ae_config_optim(&c), m3.n_params, &err), AE_OK);
     ck_assert_int_eq(ae_checkpoint_restore(&ck, &m3, &o3, NULL, &err), AE_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "optimizer.m"));
     ae_checkpoint_free(&ck);

@@ -376,7 +376,7 @@ START_TEST(denoising)
         train(&dc, NULL, &md);
         ae_rng rng;
         ae_rng_seed(&rng, 1234 + k);
-        ae_noise_apply(&dc, lo, hi, &rng, x, xn, N_TEST, D);
+        ae_noise_apply(&dc.model.noise, lo, hi, &rng, x, xn, N_TEST, D);
         double dae = recon_error(&md, xn, x, N_TEST), ae = recon_error(&mp, xn, x, N_TEST);
         double clean_dae = recon_error(&md, x, x, N_TEST);
         report("denoising (%s): noisy-input recon error vs clean images DAE %.1f vs AE %.1f "

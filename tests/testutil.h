@@ -9,6 +9,9 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
+
+#include "ae/rng.h"
 
 /* Runs every test of s and frees the runner: the exit status of a suite's
  * main() (EXIT_FAILURE when any test failed). */
@@ -58,6 +61,28 @@ static inline unsigned char *tu_slurp(const char *p, size_t *size)
     b[n] = '\0';
     *size = (size_t)n;
     return b;
+}
+
+/* ------------------------------------------- finite-difference checks */
+
+/* Central differences in float need a step large enough to rise above
+ * rounding; the tolerance below is loose relative to that step's error
+ * (O(h^2)) but tight against any real mistake (wrong sign, factor, index). */
+#define FD_H 1e-3f
+#define FD_ATOL 2e-3
+#define FD_RTOL 2e-2
+
+static inline void tu_check_close(double analytic, double numeric, const char *what, size_t i)
+{
+    double tol = FD_ATOL + FD_RTOL * fabs(numeric);
+    ck_assert_msg(fabs(analytic - numeric) <= tol, "%s[%zu]: analytic %.6g, numeric %.6g", what,
+                  i, analytic, numeric);
+}
+
+static inline void tu_fill_uniform(ae_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * ae_rng_uniform(r);
 }
 
 #endif

@@ -57,4 +57,10 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
  * rows of the other ranks' slices this way (ae/dist.h). */
 void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng);
 
+/* Loads a data file, its optional label file (labels_path NULL or "") and
+ * keeps the first `limit` examples (0: all), with the CSV settings of the
+ * spec's data section. */
+ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                        long limit, ae_dataset *ds, ae_error *err);
+
 #endif

@@ -35,7 +35,7 @@ typedef struct {
      * of epoch+1 already trained. */
     size_t batch;
     ae_rng epoch_rng;    /* the generator before epoch+1 shuffled its order */
-    double sums[5];      /* epoch+1 so far: loss, recon, kl, kl2, reg summed over rows */
+    double sums[6];      /* epoch+1 so far: loss, recon, kl, kl2, reg, iw summed over rows */
 } ae_train_state;
 
 void ae_train_state_free(ae_train_state *s);

@@ -10,24 +10,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ae/layer.h"
 #include "ae/likelihood.h"
+#include "ae/noise.h"
+#include "ae/optim.h"
 #include "ae/status.h"
 
-#define AE_MAX_LAYERS 16     /* hidden layers per encoder or decoder */
 #define AE_MAX_WIDTH 65536   /* largest layer width or latent size */
 #define AE_PATH_LEN 4096
 
-typedef enum { AE_MODEL_AE, AE_MODEL_VAE, AE_MODEL_CVAE, AE_MODEL_HVAE } ae_model_type;
-typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASKING, AE_NOISE_SALT_PEPPER } ae_noise;
-typedef enum { AE_SPARSE_NONE, AE_SPARSE_L1, AE_SPARSE_KL, AE_SPARSE_TOPK } ae_sparsity;
+/* The model families; each is one file of src/model/ and one entry of its
+ * table (src/model/families.c), which also holds the names. */
 typedef enum {
-    AE_ACT_RELU,
-    AE_ACT_LEAKY_RELU,  /* slope 0.01 for negative inputs */
-    AE_ACT_ELU,         /* alpha 1 */
-    AE_ACT_TANH,
-    AE_ACT_SIGMOID,
-    AE_ACT_LINEAR
-} ae_activation;
+    AE_MODEL_AE,
+    AE_MODEL_VAE,
+    AE_MODEL_CVAE,
+    AE_MODEL_HVAE,
+    AE_MODEL_IWAE,
+    AE_MODEL_COUNT
+} ae_model_type;
+typedef enum { AE_SPARSE_NONE, AE_SPARSE_L1, AE_SPARSE_KL, AE_SPARSE_TOPK } ae_sparsity;
 /* Weight initialisation (biases start at zero unless said otherwise):
  *   auto     He-uniform, bound sqrt(6/fan_in), for layers followed by relu,
  *            leaky_relu or elu; Glorot-uniform, bound sqrt(6/(fan_in+fan_out)),
@@ -39,11 +41,10 @@ typedef enum {
 typedef enum { AE_INIT_AUTO, AE_INIT_HE, AE_INIT_GLOROT, AE_INIT_PYTORCH } ae_init;
 typedef enum { AE_SCALE_UNIT, AE_SCALE_STANDARDIZE, AE_SCALE_NONE } ae_scale;
 typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
-typedef enum { AE_OPT_ADAM, AE_OPT_SGD } ae_optimizer;
 
 typedef struct {
     struct {
-        ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae"; default "vae" */
+        ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae" | "iwae"; default "vae" */
         int n_encoder;                 /* number of hidden encoder layers */
         int encoder[AE_MAX_LAYERS];    /* widths; default [400] */
         int n_decoder;
@@ -55,11 +56,7 @@ typedef struct {
         int classes;                   /* cvae: number of label values; else 0 */
         ae_activation code_activation; /* ae: activation of the code layer; default linear */
         bool tied;                     /* decoder weights = transposed encoder weights */
-        struct {
-            ae_noise type;             /* default none */
-            double std;                /* gaussian */
-            double p;                  /* masking, salt_pepper */
-        } noise;
+        ae_noise_spec noise;           /* default none */
         struct {
             ae_sparsity type;          /* default none */
             double weight;             /* l1, kl */
@@ -72,6 +69,7 @@ typedef struct {
         ae_likelihood likelihood;      /* default bernoulli */
         double gaussian_std;           /* likelihood gaussian: std of N(f(z), std^2 I); default 1 */
         double beta;                   /* KL weight; default 1 */
+        int iw_samples;                /* iwae: K samples per example; default 5 */
         ae_init init;                  /* weight initialisation; default auto */
     } model;
     struct {
@@ -136,6 +134,9 @@ char *ae_config_to_json(const ae_config *c);
 
 /* Writes ae_config_to_json atomically to path. */
 ae_status ae_config_save(const ae_config *c, const char *path, ae_error *err);
+
+/* The optimizer settings of c->train. */
+ae_optim_settings ae_config_optim(const ae_config *c);
 
 /* Names of enum values as they appear in the JSON ("relu", "bernoulli", ...). */
 const char *ae_activation_name(ae_activation a);

@@ -7,6 +7,11 @@
  *   cvae  as vae, with the one-hot label appended to the inputs of enc and dec
  *   hvae  x -> enc -> q(z1|x); z1 -> enc2 -> q(z2|z1); z2 -> prior -> p(z1|z2);
  *         z1 -> dec
+ *   iwae  the vae's networks, trained on the importance-weighted bound of K
+ *         samples of z per example (Burda et al. 2016)
+ * Each family is one file of src/model/ behind the table of families.c;
+ * code outside src/model/ asks the family (its traits below and the
+ * ae_model_* calls), never the type.
  * The decoder outputs are logits for the Bernoulli likelihood and means for
  * the Gaussian one.  Log-variances are clamped to [AE_LOGVAR_MIN,
  * AE_LOGVAR_MAX] and pass no gradient outside it.
@@ -22,6 +27,8 @@
 #include <stdint.h>
 
 #include "ae/config.h"
+#include "ae/data.h"
+#include "ae/layer.h"
 #include "ae/optim.h"
 #include "ae/rng.h"
 #include "ae/status.h"
@@ -29,36 +36,38 @@
 #define AE_LOGVAR_MIN (-30.0f)
 #define AE_LOGVAR_MAX 20.0f
 
-/* A dense layer: y = act(x W^T + b), a view into the parameter block.
- * W is [out x in] at w_off, unless `transposed`: then the layer reuses a
- * weight stored [in x out] (a tied decoder layer and its encoder twin).
- * With classes > 0, the last `classes` of the `in` inputs are a one-hot
- * label: callers pass the label index instead of materialising it. */
 typedef struct {
-    size_t in, out;
-    size_t w_off, b_off;
-    ae_activation act;
-    size_t classes;
-    bool transposed;
-} ae_layer;
-
-/* A stack of layers and their outputs. */
-typedef struct {
-    int n;
-    ae_layer layer[AE_MAX_LAYERS + 1];
-    float *out[AE_MAX_LAYERS + 1];   /* [B x layer[i].out] */
-} ae_mlp;
-
-typedef struct {
-    double loss;   /* batch mean of recon + beta * kl + reg */
+    double loss;   /* batch mean of recon + beta * kl + reg + iw */
     double recon;  /* reconstruction NLL, nats per example */
     double kl;     /* KL terms, nats per example (all of them for an hvae) */
     double kl2;    /* hvae: the KL(q(z2|z1) || N(0, I)) part of kl; else 0 */
     double reg;    /* sparsity and contractive penalties, per example */
+    double iw;     /* iwae: what importance weighting takes off the loss,
+                    * loss - (recon + beta * kl + reg) <= 0; else 0 */
 } ae_loss;
 
-typedef struct {
+/* What a family is, for the code that uses models. */
+typedef struct ae_family {
+    const char *name;        /* model.type in the spec: "vae" */
+    const char *title;       /* for the report: "variational autoencoder" */
+    bool variational;        /* q(z|x) is Gaussian: an ELBO, IWAE, a prior to sample */
+    bool conditional;        /* encoder and decoder take a class label (model.classes) */
+    bool hierarchical;       /* a second latent z2 (model.latent [z1, z2], model.hidden2) */
+    bool code_regularisers;  /* takes model.sparsity, model.contractive, code_activation */
+    bool importance_weighted;/* trains on the IWAE bound (model.iw_samples) */
+    bool can_tie;            /* takes model.tied */
+    const struct ae_family_ops *ops; /* the passes: src/model/family.h */
+} ae_family;
+
+/* The family of a type (t < AE_MODEL_COUNT). */
+const ae_family *ae_family_get(ae_model_type t);
+
+/* The type named `name` (model.type), or AE_MODEL_COUNT when there is none. */
+ae_model_type ae_family_find(const char *name);
+
+typedef struct ae_model {
     ae_model_type type;
+    const ae_family *family;     /* ae_family_get(type) */
     ae_likelihood likelihood;
     ae_likelihood_params lik_params; /* model.gaussian_std */
     ae_init init;
@@ -67,6 +76,7 @@ typedef struct {
     size_t latent2;              /* hvae: z2 */
     size_t classes;              /* cvae: label values */
     size_t img_h, img_w;         /* picture shape of one example, 0 when unknown */
+    size_t iw_samples;           /* iwae: K samples per example in training; else 1 */
 
     /* regularisers of an ae's code */
     ae_sparsity sparsity;
@@ -83,12 +93,15 @@ typedef struct {
     ae_mlp enc, dec;             /* every model */
     ae_mlp enc2, prior;          /* hvae only */
 
-    /* workspace, sized for max_batch rows */
-    size_t max_batch, widest;
-    float *eps, *z;              /* [B x L] reparameterisation noise and sample */
+    /* workspace, sized for max_batch rows (max_rows = max_batch * iw_samples
+     * for what the decoder sees) */
+    size_t max_batch, max_rows, widest;
+    float *eps, *z;              /* [rows x L] reparameterisation noise and sample */
     float *eps2, *z2;            /* [B x L2] hvae */
     unsigned char *kept;         /* [B x L] top-k selection */
-    float *scratch[4];           /* [B x widest] gradients flowing backwards */
+    float *scratch[4];           /* [rows x widest] gradients flowing backwards */
+    float *target_rows;          /* iwae: [rows x D] each target repeated K times */
+    double *row_nll, *row_w;     /* iwae: [rows] -log p(x|z_k), normalised weights */
     float *tan_v;                /* contractive: [B x D] probe */
     float **tan_u, **tan_t;      /* contractive: per encoder layer [B x out] */
     float **extra_dz;            /* contractive: per encoder layer [B x out] */
@@ -98,6 +111,7 @@ typedef struct {
     size_t last_batch;
     const float *last_input;
     const int32_t *last_labels;
+    bool sampled;                /* the last forward drew z (iwae: K of them) */
     ae_rng probe_rng;            /* contractive probes of the last forward */
     bool probes_drawn;
 
@@ -110,6 +124,9 @@ typedef struct {
      * whole (the default). */
     size_t part_first, part_total;
 } ae_model;
+
+/* The model's family. */
+static inline const ae_family *ae_model_family(const ae_model *m) { return m->family; }
 
 /* Sets how many threads the numerics (BLAS) use; n <= 0 means the
  * OPENBLAS_NUM_THREADS environment variable when set, else all cores.
@@ -158,10 +175,49 @@ void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *label
  * the output for Gaussian.  labels: cvae only. */
 void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *labels, float *out);
 
+/* Importance sampling (the IWAE bound, eval): K draws z ~ q(z|x) for each
+ * of B <= max_batch examples, each row's log-weight
+ * log p(x, z...) - log q(z...|x) into lw [B x K] (example-major).  Needs a
+ * variational family (and labels for a conditional one). */
+ae_status ae_model_log_weights(ae_model *m, size_t B, const float *x, const int32_t *labels,
+                               size_t K, ae_rng *rng, double *lw, ae_error *err);
+
+/* After a forward pass with noise (rng given): each example's KL term [B],
+ * as the ELBO counts it, and each latent dimension's share, summed over the
+ * batch, added to kl_dim [L] and, for a hierarchical family, kl_dim2 [L2].
+ * Variational families only. */
+void ae_model_kl_terms(ae_model *m, size_t B, double *kl, double *kl_dim, double *kl_dim2);
+
 /* Codes z [B x L] drawn from the model's prior with its standard deviation
  * scaled by temperature: N(0, T^2 I) for vae and cvae; for an hvae
  * z2 ~ N(0, T^2 I), then z1 ~ p(z1|z2) with its deviation scaled by T. */
 void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z);
+
+/* Where a dataset came from, for the messages of ae_model_check_data. */
+typedef struct {
+    const char *key;         /* how the user named the file: "--data", "data.test" */
+    const char *path;        /* the file */
+    const char *labels_path; /* its label file, or NULL when the labels are path's */
+    const char *labels_hint; /* how to give labels, or NULL: "--labels FILE, or a CSV ..." */
+    const char *model;       /* the model's file for the width message, or NULL */
+    bool check_range;        /* check [0, 1] for a unit-range likelihood (the trainer
+                              * checks it itself, across ranks and with data.binarize) */
+} ae_data_ref;
+
+/* The one check that ds fits m: its width, the labels of a conditional
+ * family (every example's in [0, classes)), and the values a unit-range
+ * likelihood needs (after the model's scaling).  Messages name the key and
+ * the file (AE_ERR_INPUT). */
+ae_status ae_model_check_data(const ae_model *m, const ae_dataset *ds, const ae_data_ref *ref,
+                              ae_error *err);
+
+/* Encodes rows idx[0..n) of ds (rows 0..n-1 when idx is NULL) in batches of
+ * max_batch: mu [n x L] and, unless NULL, logvar [n x L], with the given
+ * binarisation (dynamic draws from bin_rng).  Labels from ds for a
+ * conditional family (checked by ae_model_check_data). */
+ae_status ae_model_encode_rows(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
+                               ae_binarize bin, ae_rng *bin_rng, float *mu, float *logvar,
+                               ae_error *err);
 
 /* The named parameter tensors, as checkpoints store them: encoder.N,
  * decoder.N (weight [out x in], bias [out]); a VAE head is split into

@@ -14,8 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ae/config.h"
 #include "ae/status.h"
+
+typedef enum { AE_OPT_ADAM, AE_OPT_SGD } ae_optimizer;
+
+/* The optimizer's settings (the spec's train.* keys, ae_config_optim). */
+typedef struct {
+    ae_optimizer kind;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+} ae_optim_settings;
 
 typedef struct {
     ae_optimizer kind;
@@ -27,7 +34,7 @@ typedef struct {
     float step, inv_sqrt_bc2; /* Adam's bias corrections for the current step */
 } ae_optim;
 
-ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *err);
+ae_status ae_optim_init(ae_optim *o, ae_optim_settings s, size_t n, ae_error *err);
 /* One step; the gradients are read and then zeroed in the same pass, so
  * the next backward accumulates into a clean block without a separate
  * memset over all parameters. */

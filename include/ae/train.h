@@ -81,21 +81,4 @@ typedef struct {
 ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
                    ae_error *err);
 
-/* Mean loss terms over examples idx[0..n) of ds (rows 0..n-1 when idx NULL),
- * in batches of the model's size, with z sampled from eps_rng (or z = mu when
- * NULL) and the given binarisation (dynamic draws from bin_rng).  A cvae
- * takes its labels from ds.  xbuf: [max_batch x D]; ybuf: [max_batch]. */
-void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
-                 ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
-                 int32_t *ybuf, ae_loss *out);
-
-/* Checks that a cvae's data has labels in [0, classes): key names the
- * spec key of the file (data.train, data.test) for the message. */
-ae_status ae_check_labels(const ae_config *cfg, const ae_dataset *ds, const char *key,
-                          const char *path, ae_error *err);
-
-/* Loads data file + optional labels + limit, as the spec's data section says. */
-ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
-                        long limit, ae_dataset *ds, ae_error *err);
-
 #endif

@@ -12,7 +12,6 @@
 #include "ae/model.h"
 #include "ae/plot.h"
 #include "ae/table.h"
-#include "ae/train.h"
 #include "cli.h"
 
 #define ENCODE_BATCH 1000
@@ -173,74 +172,55 @@ int main(int argc, char **argv)
         return cli_fail(st, &err);
     ae_threads_set((int)threads);
     int rc = 0;
-    float *x = NULL, *codes = NULL;
+    float *eps = NULL, *codes = NULL;
     st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
     if (st != AE_OK) {
         rc = cli_fail(st, &err);
         goto out;
     }
-    if (ds.dim != m.input_dim) {
-        cli_error("%s: examples have %zu features, but the model %s takes %zu", data_path, ds.dim,
-                  model_path, m.input_dim);
-        rc = 2;
+    ae_data_ref ref = {"--data", data_path, labels_path, NULL, model_path, false};
+    if ((st = ae_model_check_data(&m, &ds, &ref, &err)) != AE_OK) {
+        rc = cli_fail(st, &err);
         goto out;
-    }
-    if (m.classes && !ds.labels) {
-        cli_error("%s is a conditional VAE: encoding needs each example's label (--labels FILE, "
-                  "or a CSV with data.csv.label_column)", model_path);
-        rc = 2;
-        goto out;
-    }
-    if (m.classes) {
-        ae_error lerr = {{0}};
-        st = ae_check_labels(&cfg, &ds, "--labels", labels_path ? labels_path : data_path, &lerr);
-        if (st != AE_OK) {
-            rc = cli_fail(st, &lerr);
-            goto out;
-        }
     }
     size_t L = m.latent, k = with_logvar ? 2 * L : L;
-    x = malloc(ENCODE_BATCH * m.input_dim * sizeof(float));
+    eps = malloc(ENCODE_BATCH * L * sizeof(float)); /* [ENCODE_BATCH x L] */
     codes = malloc(ds.n * k * sizeof(float)); /* [n x k]: mu (or z), then logvar */
-    if (!x || !codes) {
+    if (!eps || !codes) {
         cli_error("out of memory for %zu codes", ds.n);
-        rc = 1;
-        goto out;
-    }
-    ae_rng rng;
-    ae_rng_seed(&rng, seed);
-    float *mu = malloc(ENCODE_BATCH * L * sizeof(float));
-    float *lv = malloc(ENCODE_BATCH * L * sizeof(float));
-    float *eps = malloc(ENCODE_BATCH * L * sizeof(float));
-    if (!mu || !lv || !eps) {
-        free(mu);
-        free(lv);
-        free(eps);
-        cli_error("out of memory");
         rc = 1;
         goto out;
     }
     /* Fixed binarisation is part of the model's input; dynamic binarisation
      * was a training-time augmentation, so encode the probabilities. */
     ae_binarize bin = cfg.data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
-    for (size_t i = 0; i < ds.n; i += ENCODE_BATCH) {
-        size_t b = ds.n - i < ENCODE_BATCH ? ds.n - i : ENCODE_BATCH;
-        ae_batch_gather(&ds, NULL, i, b, m.scale, m.shift, bin, NULL, x);
-        ae_model_encode(&m, b, x, m.classes ? ds.labels + i : NULL, mu, lv);
-        if (sample && m.type != AE_MODEL_AE) { /* vae, cvae, hvae (z1): q is Gaussian */
+    float *mu = malloc(ds.n * L * sizeof(float)); /* [n x L] */
+    float *lv = malloc(ds.n * L * sizeof(float)); /* [n x L] */
+    if (!mu || !lv || (st = ae_model_encode_rows(&m, &ds, NULL, ds.n, bin, NULL, mu, lv, &err))) {
+        free(mu);
+        free(lv);
+        rc = st ? cli_fail(st, &err) : (cli_error("out of memory for %zu codes", ds.n), 1);
+        goto out;
+    }
+    if (sample && m.family->variational) {
+        /* z ~ q(z|x) (hvae: z1), drawn batch by batch as before */
+        ae_rng rng;
+        ae_rng_seed(&rng, seed);
+        for (size_t i = 0; i < ds.n; i += ENCODE_BATCH) {
+            size_t b = ds.n - i < ENCODE_BATCH ? ds.n - i : ENCODE_BATCH;
+            float *zb = mu + i * L, *lb = lv + i * L;
             ae_rng_normal_fill(&rng, eps, b * L);
             for (size_t q = 0; q < b * L; q++)
-                mu[q] += expf(0.5f * lv[q]) * eps[q];
+                zb[q] += expf(0.5f * lb[q]) * eps[q];
         }
-        for (size_t row = 0; row < b; row++) {
-            memcpy(codes + (i + row) * k, mu + row * L, L * sizeof(float));
-            if (with_logvar)
-                memcpy(codes + (i + row) * k + L, lv + row * L, L * sizeof(float));
-        }
+    }
+    for (size_t row = 0; row < ds.n; row++) {
+        memcpy(codes + row * k, mu + row * L, L * sizeof(float));
+        if (with_logvar)
+            memcpy(codes + row * k + L, lv + row * L, L * sizeof(float));
     }
     free(mu);
     free(lv);
-    free(eps);
 
     if (out_path)
         st = write_codes(out_path, npy, codes, &ds, L, with_logvar, &err);
@@ -255,7 +235,7 @@ int main(int argc, char **argv)
     if (st != AE_OK)
         rc = cli_fail(st, &err);
 out:
-    free(x);
+    free(eps);
     free(codes);
     ae_dataset_free(&ds);
     ae_model_free(&m);

@@ -13,7 +13,6 @@
 #include "ae/eval.h"
 #include "ae/fileio.h"
 #include "ae/model.h"
-#include "ae/train.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -127,33 +126,13 @@ static int load(const ae_config *cfg, const ae_model *m, const char *opt, const 
     ae_status st = ae_load_split(cfg, path, labels, limit, ds, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
-    if (ds->dim != m->input_dim) {
-        cli_error("%s %s: examples have %zu features, but the model takes %zu", opt, path,
-                  ds->dim, m->input_dim);
-        return 2;
-    }
-    if (m->classes && !ds->labels) {
-        cli_error("%s %s: the model is a conditional VAE, which needs each example's label "
-                  "(%s FILE, or a CSV with the model's data.csv.label_column)", opt, path,
-                  strcmp(opt, "--data") ? "--probe-labels" : "--labels");
-        return 2;
-    }
-    if (m->classes) {
-        st = ae_check_labels(cfg, ds, opt, labels ? labels : path, &err);
-        if (st != AE_OK)
-            return cli_fail(st, &err);
-    }
-    /* Some likelihoods are only defined for values in [0, 1]. */
-    if (ae_likelihood_get(m->likelihood)->unit_range) {
-        float lo, hi;
-        ae_scaled_range(ds, m->scale, m->shift, &lo, &hi);
-        if (lo < 0.0f || hi > 1.0f) {
-            cli_error("%s %s: values span [%g, %g] after the model's scaling, but its %s "
-                      "likelihood needs values in [0, 1]", opt, path, lo, hi,
-                      ae_likelihood_get(m->likelihood)->title);
-            return 2;
-        }
-    }
+    bool probe = strcmp(opt, "--data") != 0;
+    ae_data_ref ref = {opt, path, labels,
+                       probe ? "--probe-labels FILE, or a CSV with the model's data.csv.label_column"
+                             : "--labels FILE, or a CSV with the model's data.csv.label_column",
+                       NULL, true};
+    if ((st = ae_model_check_data(m, ds, &ref, &err)) != AE_OK)
+        return cli_fail(st, &err);
     return -1;
 }
 
@@ -215,7 +194,7 @@ static void json_array(FILE *f, const char *key, bool have, const double *v, siz
 
 static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r)
 {
-    bool hvae = m->type == AE_MODEL_HVAE;
+    bool hvae = m->family->hierarchical;
     fputs("{\n  \"model\": ", f);
     json_str(f, a->model);
     fputs(",\n  \"model_type\": ", f);
@@ -284,7 +263,7 @@ static void row(FILE *f, const char *label, bool have, double v, const char *not
 
 static void print_table(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r)
 {
-    bool hvae = m->type == AE_MODEL_HVAE;
+    bool hvae = m->family->hierarchical;
     char label[128], note[160];
     fprintf(f, "model  %s (%s, %s, latent %zu", a->model, ae_model_type_name(m->type),
             ae_likelihood_get(m->likelihood)->name, m->latent);
@@ -422,7 +401,7 @@ int main(int argc, char **argv)
     if (a.pca_train && !a.no_pca &&
         (rc = load(&cfg, &m, "--pca-train", a.pca_train, NULL, 0, &pca)) >= 0)
         goto out;
-    if (m.type == AE_MODEL_AE && a.iw > 0)
+    if (!m.family->variational && a.iw > 0)
         a.iw = 0; /* no prior, no bound: reported as n/a */
 
     ae_eval_options opt = {0};

@@ -13,7 +13,6 @@
 #include "ae/pictures.h"
 #include "ae/rng.h"
 #include "ae/table.h"
-#include "ae/train.h"
 #include "cli.h"
 
 #define SAMPLE_BATCH 256
@@ -99,25 +98,8 @@ typedef enum { MODE_SAMPLE, MODE_CODES, MODE_INTERPOLATE, MODE_TRAVERSE, MODE_MA
 static bool encode_rows(ae_model *m, const ae_config *cfg, const ae_dataset *ds,
                         const size_t *idx, size_t n, float *mu, float *logvar)
 {
-    size_t D = m->input_dim, L = m->latent;
-    float *x = malloc(SAMPLE_BATCH * D * sizeof(float));
-    int32_t *y = malloc(SAMPLE_BATCH * sizeof(int32_t));
-    if (!x || !y) {
-        free(x);
-        free(y);
-        return false;
-    }
     ae_binarize bin = cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
-    for (size_t i = 0; i < n; i += SAMPLE_BATCH) {
-        size_t b = n - i < SAMPLE_BATCH ? n - i : SAMPLE_BATCH;
-        ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, NULL, x);
-        for (size_t r = 0; m->classes && r < b; r++)
-            y[r] = ds->labels[idx ? idx[i + r] : i + r];
-        ae_model_encode(m, b, x, m->classes ? y : NULL, mu + i * L, logvar ? logvar + i * L : NULL);
-    }
-    free(x);
-    free(y);
-    return true;
+    return ae_model_encode_rows(m, ds, idx, n, bin, NULL, mu, logvar, NULL) == AE_OK;
 }
 
 /* An example index of ds from an option's text, or an error message. */
@@ -285,7 +267,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (mode == MODE_MANIFOLD) {
-        if (m.type == AE_MODEL_AE) {
+        if (!m.family->variational) {
             cli_error("%s is a plain autoencoder: it has no prior, so the manifold over its "
                       "quantiles is not defined; use --traverse with --data", model_path);
             rc = 2;
@@ -315,31 +297,15 @@ int main(int argc, char **argv)
             rc = cli_fail(st, &err);
             goto out;
         }
-        if (ds.dim != m.input_dim) {
-            cli_error("%s: examples have %zu features, but the model %s takes %zu", data_path,
-                      ds.dim, model_path, m.input_dim);
-            rc = 2;
+        ae_data_ref ref = {"--data", data_path, labels_path, NULL, model_path, false};
+        if ((st = ae_model_check_data(&m, &ds, &ref, &err)) != AE_OK) {
+            rc = cli_fail(st, &err);
             goto out;
         }
         if (ds.n == 0) {
             cli_error("%s has no examples", data_path);
             rc = 2;
             goto out;
-        }
-        if (m.classes) {
-            if (!ds.labels) {
-                cli_error("%s is a conditional VAE: encoding --data needs each example's label "
-                          "(--labels FILE, or a CSV with data.csv.label_column)", model_path);
-                rc = 2;
-                goto out;
-            }
-            ae_error lerr = {{0}};
-            st = ae_check_labels(&cfg, &ds, "--labels", labels_path ? labels_path : data_path,
-                                 &lerr);
-            if (st != AE_OK) {
-                rc = cli_fail(st, &lerr);
-                goto out;
-            }
         }
     }
 
@@ -355,7 +321,7 @@ int main(int argc, char **argv)
             goto out;
         }
     } else if (mode == MODE_SAMPLE) {
-        if (m.type == AE_MODEL_AE) {
+        if (!m.family->variational) {
             cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample "
                       "from; decode chosen codes with --from-codes FILE", model_path,
                       ae_model_type_name(m.type));
@@ -462,8 +428,8 @@ int main(int argc, char **argv)
         z = malloc(count * L * sizeof(float));
         mu = malloc(ds.n * L * sizeof(float));
         float *q = malloc((size_t)steps * n_dims * sizeof(float)); /* [n_dims x steps] values */
-        float *col = m.type == AE_MODEL_AE ? malloc(ds.n * sizeof(float)) : NULL;
-        if (!z || !mu || !q || (m.type == AE_MODEL_AE && !col)) {
+        float *col = !m.family->variational ? malloc(ds.n * sizeof(float)) : NULL;
+        if (!z || !mu || !q || (!m.family->variational && !col)) {
             free(q);
             free(col);
             cli_error("out of memory");
@@ -472,7 +438,7 @@ int main(int argc, char **argv)
         }
         /* A VAE's values are the prior's quantiles; an autoencoder has no
          * prior, so its own codes over --data give the quantiles. */
-        bool ok_enc = m.type == AE_MODEL_AE ? encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, NULL)
+        bool ok_enc = !m.family->variational ? encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, NULL)
                                             : encode_rows(&m, &cfg, &ds, &start, 1, mu, NULL);
         for (size_t k = 0; ok_enc && k < n_dims; k++) {
             if (col) {
@@ -499,7 +465,7 @@ int main(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        const float *base = mu + (m.type == AE_MODEL_AE ? start * L : 0);
+        const float *base = mu + (!m.family->variational ? start * L : 0);
         for (size_t k = 0; k < n_dims; k++)
             for (size_t s = 0; s < (size_t)steps; s++) {
                 float *row = z + (k * (size_t)steps + s) * L;

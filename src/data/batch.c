@@ -219,3 +219,24 @@ void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng)
     for (size_t i = 0; i < rows * dim; i++)
         (void)ae_rng_uniform(rng);
 }
+
+ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                        long limit, ae_dataset *ds, ae_error *err)
+{
+    ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header};
+    ae_dataset d;
+    ae_status st = ae_dataset_load(&d, path, &csv, err);
+    if (st != AE_OK)
+        return st;
+    if (labels_path && labels_path[0]) {
+        st = ae_dataset_load_labels(&d, labels_path, err);
+        if (st != AE_OK) {
+            ae_dataset_free(&d);
+            return st;
+        }
+    }
+    if (limit > 0)
+        ae_dataset_truncate(&d, (size_t)limit);
+    *ds = d;
+    return AE_OK;
+}

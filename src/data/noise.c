@@ -2,10 +2,10 @@
 
 #include <string.h>
 
-void ae_noise_apply(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
+void ae_noise_apply(const ae_noise_spec *noise, const float *lo, const float *hi, ae_rng *rng,
                     const float *x, float *out, size_t B, size_t D)
 {
-    ae_noise_apply_slice(cfg, lo, hi, rng, x, out, B, D, 0, B);
+    ae_noise_apply_slice(noise, lo, hi, rng, x, out, B, D, 0, B);
 }
 
 static void skip_uniforms(ae_rng *rng, size_t n)
@@ -14,12 +14,12 @@ static void skip_uniforms(ae_rng *rng, size_t n)
         (void)ae_rng_uniform(rng);
 }
 
-void ae_noise_apply_slice(const ae_config *cfg, const float *lo, const float *hi, ae_rng *rng,
+void ae_noise_apply_slice(const ae_noise_spec *noise, const float *lo, const float *hi, ae_rng *rng,
                           const float *x, float *out, size_t B, size_t D, size_t first,
                           size_t total)
 {
     size_t n = B * D;
-    ae_noise type = cfg->model.noise.type;
+    ae_noise type = noise->type;
     if (type == AE_NOISE_MASKING || type == AE_NOISE_SALT_PEPPER)
         skip_uniforms(rng, first * D); /* the earlier rows' draws */
     switch (type) {
@@ -27,7 +27,7 @@ void ae_noise_apply_slice(const ae_config *cfg, const float *lo, const float *hi
         memcpy(out, x, n * sizeof(float));
         break;
     case AE_NOISE_GAUSSIAN: {
-        float s = (float)cfg->model.noise.std;
+        float s = (float)noise->std;
         /* normals come in pairs: draw the whole batch's, keep the slice's */
         ae_rng_normal_fill(rng, out, total * D);
         if (first)
@@ -37,13 +37,13 @@ void ae_noise_apply_slice(const ae_config *cfg, const float *lo, const float *hi
         break;
     }
     case AE_NOISE_MASKING: {
-        float p = (float)cfg->model.noise.p;
+        float p = (float)noise->p;
         for (size_t i = 0; i < n; i++)
             out[i] = ae_rng_uniform(rng) < p ? 0.0f : x[i];
         break;
     }
     case AE_NOISE_SALT_PEPPER: {
-        float p = (float)cfg->model.noise.p;
+        float p = (float)noise->p;
         for (size_t i = 0; i < n; i++) {
             float u = ae_rng_uniform(rng);
             size_t j = i % D;

@@ -10,9 +10,6 @@
 #include "ae/batch.h"
 #include "ae/linalg.h"
 #include "nn/gemm.h"
-#include "nn/layers.h"
-
-#define LOG_2PI 1.83787706640934548356
 
 static double now_seconds(void)
 {
@@ -52,110 +49,23 @@ double ae_logsumexp(const double *v, size_t n)
 
 /* ----------------------------------------------------------------- IWAE */
 
-/* -log p(x|y) of one example given decoder outputs y [D] (logits or means). */
-static double recon_nll(const ae_model *m, const float *y, const float *x)
-{
-    size_t D = m->input_dim;
-    return ae_likelihood_get(m->likelihood)->nll(&m->lik_params, 1, D, y, x, 0.0f, NULL, NULL);
-}
-
 ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *labels, size_t K,
                        ae_rng *rng, double *nll, ae_error *err)
 {
-    if (m->type == AE_MODEL_AE || B > m->max_batch || K == 0 || (m->classes && !labels) ||
-        !mul_fits(B, K, 1)) {
-        ae_error_set(err, "IWAE: needs a vae, cvae or hvae, 1 <= B <= %zu and K >= 1 "
-                          "(B %zu, K %zu)", m->max_batch, B, K);
+    if (!mul_fits(B, K, sizeof(double))) {
+        ae_error_set(err, "IWAE: %zu samples of %zu examples are too many", K, B);
         return AE_ERR_USAGE;
     }
-    const size_t L = m->latent, L2 = m->latent2, D = m->input_dim, R = m->max_batch;
-    const size_t DY = D * ae_likelihood_get(m->likelihood)->outputs; /* decoder outputs per row */
-    const bool hvae = m->type == AE_MODEL_HVAE;
-    float *mu = malloc(B * L * sizeof(float));     /* [B x L] q(z1|x) */
-    float *lv = malloc(B * L * sizeof(float));     /* [B x L] */
-    float *eps = malloc(R * L * sizeof(float));    /* [R x L] noise of one chunk of rows */
-    float *z = malloc(R * L * sizeof(float));      /* [R x L] z1 of each row */
-    float *eps2 = hvae ? malloc(R * L2 * sizeof(float)) : NULL; /* [R x L2] */
-    float *z2 = hvae ? malloc(R * L2 * sizeof(float)) : NULL;   /* [R x L2] */
-    double *lw = malloc(R * sizeof(double));       /* [R] log p(z...) - log q(z...|x) per row */
-    double *lwk = malloc(K * sizeof(double));      /* [K] log weights of the current example */
-    int32_t *yrow = m->classes ? malloc(R * sizeof(int32_t)) : NULL; /* [R] */
-    ae_status st = AE_OK;
-    if (!mu || !lv || !eps || !z || !lw || !lwk || (hvae && (!eps2 || !z2)) ||
-        (m->classes && !yrow)) {
+    double *lw = malloc((B * K > 0 ? B * K : 1) * sizeof(double)); /* [B x K] */
+    if (!lw) {
         ae_error_set(err, "IWAE: out of memory for %zu samples", K);
-        st = AE_ERR_NOMEM;
-        goto done;
+        return AE_ERR_NOMEM;
     }
-    ae_model_encode(m, B, x, labels, mu, lv);
-    /* Rows (example e, sample k) in order e*K + k, decoded R at a time; only
-     * the example whose samples straddle a chunk is ever incomplete. */
-    const size_t total = B * K;
-    for (size_t r0 = 0; r0 < total; r0 += R) {
-        size_t rows = total - r0 < R ? total - r0 : R;
-        ae_rng_normal_fill(rng, eps, rows * L);
-        for (size_t q = 0; q < rows; q++) {
-            size_t e = (r0 + q) / K;
-            const float *me = mu + e * L, *le = lv + e * L, *ep = eps + q * L;
-            float *zq = z + q * L;
-            double lq = 0.0, lp = 0.0;
-            for (size_t j = 0; j < L; j++) {
-                zq[j] = me[j] + expf(0.5f * le[j]) * ep[j];
-                /* log N(z; mu, sigma^2) with (z - mu)/sigma = eps exactly */
-                lq += -0.5 * (LOG_2PI + le[j] + (double)ep[j] * ep[j]);
-                if (!hvae)
-                    lp += -0.5 * (LOG_2PI + (double)zq[j] * zq[j]);
-            }
-            lw[q] = lp - lq;
-            if (yrow)
-                yrow[q] = labels[e];
-        }
-        if (hvae) {
-            /* z2 ~ q(z2|z1), then the learned prior p(z1|z2) and p(z2) = N(0, I) */
-            float *h2 = (float *)ae_mlp_forward(&m->enc2, m->params, rows, z, NULL);
-            ae_clamp_logvar(h2, rows, L2, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
-            ae_rng_normal_fill(rng, eps2, rows * L2);
-            for (size_t q = 0; q < rows; q++) {
-                const float *m2 = h2 + q * 2 * L2, *l2 = m2 + L2, *ep = eps2 + q * L2;
-                double acc = 0.0;
-                for (size_t j = 0; j < L2; j++) {
-                    float v = m2[j] + expf(0.5f * l2[j]) * ep[j];
-                    z2[q * L2 + j] = v;
-                    acc += -0.5 * (LOG_2PI + (double)v * v) +
-                           0.5 * (LOG_2PI + l2[j] + (double)ep[j] * ep[j]);
-                }
-                lw[q] += acc;
-            }
-            float *p1 = (float *)ae_mlp_forward(&m->prior, m->params, rows, z2, NULL);
-            ae_clamp_logvar(p1, rows, L, AE_LOGVAR_MIN, AE_LOGVAR_MAX);
-            for (size_t q = 0; q < rows; q++) {
-                const float *pm = p1 + q * 2 * L, *pl = pm + L, *zq = z + q * L;
-                double acc = 0.0;
-                for (size_t j = 0; j < L; j++) {
-                    double d = (double)zq[j] - pm[j];
-                    acc += -0.5 * (LOG_2PI + pl[j] + d * d * exp(-(double)pl[j]));
-                }
-                lw[q] += acc;
-            }
-        }
-        const float *y = ae_mlp_forward(&m->dec, m->params, rows, z, yrow);
-        for (size_t q = 0; q < rows; q++) {
-            size_t e = (r0 + q) / K, k = (r0 + q) % K;
-            lwk[k] = lw[q] - recon_nll(m, y + q * DY, x + e * D);
-            if (k == K - 1) /* -log of the mean weight, in double around the largest */
-                nll[e] = -(ae_logsumexp(lwk, K) - log((double)K));
-        }
-    }
-done:
-    free(mu);
-    free(lv);
-    free(eps);
-    free(z);
-    free(eps2);
-    free(z2);
+    ae_status st = ae_model_log_weights(m, B, x, labels, K, rng, lw, err);
+    /* -log of the mean weight, in double around the largest */
+    for (size_t e = 0; st == AE_OK && e < B; e++)
+        nll[e] = -(ae_logsumexp(lw + e * K, K) - log((double)K));
     free(lw);
-    free(lwk);
-    free(yrow);
     return st;
 }
 
@@ -556,53 +466,13 @@ void ae_eval_result_free(ae_eval_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Adds each dimension's KL(N(m1, e^l1) || N(m2, e^l2)) of rows q, p [B x 2L]
- * ([mu | logvar]; p NULL for N(0, I)) to acc [L]. */
-static void kl_per_dim(const float *q, const float *p, size_t B, size_t L, double *acc)
-{
-    for (size_t r = 0; r < B; r++) {
-        const float *m1 = q + r * 2 * L, *l1 = m1 + L;
-        for (size_t j = 0; j < L; j++) {
-            double m2 = p ? p[r * 2 * L + j] : 0.0, l2 = p ? p[r * 2 * L + L + j] : 0.0;
-            double dm = m1[j] - m2;
-            acc[j] += 0.5 * (l2 - l1[j] + (exp((double)l1[j]) + dm * dm) * exp(-l2) - 1.0);
-        }
-    }
-}
-
 void ae_eval_elbo(ae_model *m, size_t B, const float *x, const int32_t *labels, ae_rng *rng,
                   double *recon, double *kl, double *kl_dim, double *kl_dim2)
 {
-    const size_t L = m->latent, L2 = m->latent2;
     ae_model_forward(m, B, x, x, labels, rng, 1.0f, NULL);
-    const float *head = m->enc.out[m->enc.n - 1];
-    for (size_t q = 0; q < B; q++) {
+    for (size_t q = 0; q < B; q++)
         recon[q] = m->ex_recon[q];
-        kl[q] = m->ex_kl[q];
-    }
-    if (m->type != AE_MODEL_HVAE) {
-        kl_per_dim(head, NULL, B, L, kl_dim);
-        return;
-    }
-    /* z1 and z2 come from one joint draw, z2 ~ q(z2|z1) depending on z1, so
-     * the z1 term E[log q(z1|x) - log p(z1|z2)] is taken at that draw rather
-     * than as KL(q(z1|x) || p(z1|z2)) (which would integrate z1 as if z2 did
-     * not depend on it); the z2 term given z1 is the analytic KL. */
-    const float *p1 = m->prior.out[m->prior.n - 1];
-    for (size_t q = 0; q < B; q++) {
-        const float *lv = head + q * 2 * L + L, *pm = p1 + q * 2 * L, *pl = pm + L;
-        const float *eps = m->eps + q * L, *z = m->z + q * L;
-        double row = m->ex_kl2[q];
-        for (size_t j = 0; j < L; j++) {
-            double d = (double)z[j] - pm[j];
-            double t = -0.5 * ((double)lv[j] + (double)eps[j] * eps[j]) +
-                       0.5 * ((double)pl[j] + d * d * exp(-(double)pl[j]));
-            row += t;
-            kl_dim[j] += t;
-        }
-        kl[q] = row;
-    }
-    kl_per_dim(m->enc2.out[m->enc2.n - 1], NULL, B, L2, kl_dim2);
+    ae_model_kl_terms(m, B, kl, kl_dim, kl_dim2);
 }
 
 typedef struct {
@@ -634,18 +504,6 @@ static void work_free(work_t *w)
     ae_pca_free(&w->pca);
 }
 
-/* Codes of every example of ds into codes [ds->n x L], gathering inputs
- * the way the evaluation does (dynamic binarisation drawn from bin_rng). */
-static void encode_all(ae_model *m, const ae_dataset *ds, ae_binarize bin, ae_rng *bin_rng,
-                       float *x, float *codes)
-{
-    for (size_t i = 0; i < ds->n; i += m->max_batch) {
-        size_t b = ds->n - i < m->max_batch ? ds->n - i : m->max_batch;
-        ae_batch_gather(ds, NULL, i, b, m->scale, m->shift, bin, bin_rng, x);
-        ae_model_encode(m, b, x, m->classes ? ds->labels + i : NULL, codes + i * m->latent,
-                        NULL);
-    }
-}
 
 static void progress(const ae_eval_options *opt, const char *stage, size_t done, size_t total)
 {
@@ -693,7 +551,10 @@ static ae_status eval_labels(ae_model *m, const ae_dataset *ds, const ae_eval_op
         }
         ae_rng bin_rng;
         ae_rng_seed_stream(&bin_rng, opt->seed, 5);
-        encode_all(m, pt, opt->binarize, &bin_rng, w->x, w->ptr_codes);
+        st = ae_model_encode_rows(m, pt, NULL, pt->n, opt->binarize, &bin_rng, w->ptr_codes, NULL,
+                                  err);
+        if (st != AE_OK)
+            return st;
         memcpy(w->plabels, pt->labels, pt->n * sizeof(int32_t));
         memcpy(w->plabels + pt->n, ds->labels, n * sizeof(int32_t));
         if ((st = ae_labels_compact(w->plabels, pt->n + n, AE_MAX_CLASSES, &pc, err)) != AE_OK)
@@ -773,10 +634,10 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     r.n = n;
     r.latent = L;
     r.latent2 = L2;
-    r.has_elbo = m->type != AE_MODEL_AE;
+    r.has_elbo = m->family->variational;
     r.has_iwae = r.has_elbo && opt->iw_samples > 0;
     r.has_bce = ae_likelihood_get(m->likelihood)->unit_range;
-    const bool hvae = m->type == AE_MODEL_HVAE;
+    const bool hvae = m->family->hierarchical;
     ae_status st = AE_OK;
 
     w.x = malloc(MB * D * sizeof(float));

@@ -63,7 +63,7 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
         return AE_ERR_NOMEM;
     }
     char input_dim[32], img_h[32], img_w[32], epoch[32], step[32], rng[80];
-    char batch[32], epoch_rng[80], sums[5 * 40];
+    char batch[32], epoch_rng[80], sums[6 * 40];
     snprintf(input_dim, sizeof input_dim, "%zu", m->input_dim);
     snprintf(img_h, sizeof img_h, "%zu", m->img_h);
     snprintf(img_w, sizeof img_w, "%zu", m->img_w);
@@ -87,8 +87,8 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
         if (s->batch > 0) {
             snprintf(batch, sizeof batch, "%zu", s->batch);
             format_rng(epoch_rng, sizeof epoch_rng, &s->epoch_rng);
-            snprintf(sums, sizeof sums, "%a %a %a %a %a", s->sums[0], s->sums[1], s->sums[2],
-                     s->sums[3], s->sums[4]);
+            snprintf(sums, sizeof sums, "%a %a %a %a %a %a", s->sums[0], s->sums[1],
+                     s->sums[2], s->sums[3], s->sums[4], s->sums[5]);
             meta[nm++] = (ae_st_meta){"batch", batch};
             meta[nm++] = (ae_st_meta){"epoch_rng", epoch_rng};
             meta[nm++] = (ae_st_meta){"epoch_sums", sums};
@@ -249,7 +249,8 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
         if (ae_safetensors_meta(&ck->st, "batch")) {
             const char *sums = ae_safetensors_meta(&ck->st, "epoch_sums");
             char *end = (char *)sums;
-            for (int i = 0; sums && i < 5; i++) {
+            /* five sums before iwae (no iw share), six since */
+            for (int i = 0; sums && i < 6 && !(i == 5 && *end == '\0'); i++) {
                 const char *from = end;
                 ts.sums[i] = strtod(from, &end);
                 if (end == from)

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "ae/model.h"
+#include "ae/layer.h"
 
 /* y [B x out] = act(x [B x (in - classes)], onehot(labels) * W^T + b); labels
  * may be NULL when l->classes == 0. */

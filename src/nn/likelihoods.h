@@ -1,5 +1,5 @@
-/* Likelihood entries that live in files of their own (src/likelihood_*.c),
- * for the table in src/likelihood.c.  Internal to the library. */
+/* Likelihood entries that live in files of their own (src/nn/likelihood_*.c),
+ * for the table in src/nn/likelihood.c.  Internal to the library. */
 #ifndef AE_LIKELIHOODS_H
 #define AE_LIKELIHOODS_H
 

@@ -7,17 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-ae_status ae_optim_init(ae_optim *o, const ae_config *cfg, size_t n, ae_error *err)
+ae_status ae_optim_init(ae_optim *o, ae_optim_settings s, size_t n, ae_error *err)
 {
     ae_optim t;
     memset(&t, 0, sizeof t);
-    t.kind = cfg->train.optimizer;
-    t.lr = (float)cfg->train.lr;
-    t.beta1 = (float)cfg->train.adam_beta1;
-    t.beta2 = (float)cfg->train.adam_beta2;
-    t.eps = (float)cfg->train.adam_eps;
-    t.momentum = (float)cfg->train.momentum;
-    t.weight_decay = (float)cfg->train.weight_decay;
+    t.kind = s.kind;
+    t.lr = (float)s.lr;
+    t.beta1 = (float)s.beta1;
+    t.beta2 = (float)s.beta2;
+    t.eps = (float)s.eps;
+    t.momentum = (float)s.momentum;
+    t.weight_decay = (float)s.weight_decay;
     t.n = n;
     t.m = calloc(n ? n : 1, sizeof(float));
     if (t.kind == AE_OPT_ADAM)

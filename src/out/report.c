@@ -8,6 +8,7 @@
 
 #include "ae/data.h"
 #include "ae/fileio.h"
+#include "ae/model.h"
 #include "ae/plot.h"
 #include "base/strbuf.h"
 
@@ -251,7 +252,7 @@ static void metrics_table(ae_sb *b, const metrics *m, const ae_config *cfg)
 {
     static const char *const pre[3] = {"train", "val", "test"};
     bool reg = isfinite(metrics_last(m, "train_reg")) && metrics_last(m, "train_reg") != 0.0;
-    bool vae = cfg->model.type != AE_MODEL_AE;
+    bool vae = ae_family_get(cfg->model.type)->variational;
     const char *const label[3] = {"train", "validation", vae ? "test (z sampled)" : "test"};
     ae_sb_printf(b, "<table><thead><tr><th>epoch %d</th><th>loss</th><th>reconstruction</th>%s%s"
                     "</tr></thead><tbody>\n", (int)metrics_last(m, "epoch"),
@@ -413,10 +414,10 @@ static void summary(ae_sb *b, const ae_config *cfg)
     for (int i = 0; i < c->model.n_encoder; i++)
         ae_sb_printf(b, "%s%d", i ? ", " : "", c->model.encoder[i]);
     ae_sb_printf(b, "], latent %d", c->model.latent);
-    if (c->model.type == AE_MODEL_HVAE)
+    if (ae_family_get(c->model.type)->hierarchical)
         ae_sb_printf(b, " + %d", c->model.latent2);
     ae_sb_printf(b, ", %s likelihood", ae_likelihood_get(c->model.likelihood)->title);
-    if (c->model.type != AE_MODEL_AE)
+    if (ae_family_get(c->model.type)->variational)
         ae_sb_printf(b, ", beta %g", c->model.beta);
     ae_sb_printf(b, "; %s, lr %g, batch %d, seed %llu; data ",
                  c->train.optimizer == AE_OPT_ADAM ? "Adam" : "SGD", c->train.lr,
@@ -463,7 +464,7 @@ ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
     ae_sb_puts(&b, "<h2>Final metrics</h2>\n");
     metrics_table(&b, &m, cfg);
 
-    bool vae = cfg->model.type != AE_MODEL_AE;
+    bool vae = ae_family_get(cfg->model.type)->variational;
     ae_sb_puts(&b, "<h2>Loss curves</h2>\n");
     st = figure_svg(&b, dir, "loss.svg", "No loss.svg in this folder.", err);
 
@@ -475,12 +476,12 @@ ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
                "their reconstructions.",
          "not written"},
         {"samples.png", "Samples from the prior",
-         cfg->model.type == AE_MODEL_CVAE ? "Decoded means of z ~ N(0, I); one column per class."
+         ae_family_get(cfg->model.type)->conditional ? "Decoded means of z ~ N(0, I); one column per class."
                                           : "Decoded means of z drawn from the prior.",
          vae ? "not written" : "A plain autoencoder has no prior to sample from."},
         {"manifold.png", "Latent manifold",
          "Decodings over a grid of normal quantiles (5% to 95%) of z0 (across) and z1 (up).",
-         cfg->model.type == AE_MODEL_CVAE
+         ae_family_get(cfg->model.type)->conditional
              ? "A conditional VAE's manifold depends on the class: "
                "<code>aesample --manifold --class C</code> draws it."
              : "Drawn during training for a 2-D latent; for larger latents "

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ae/fileio.h"
+#include "ae/model.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -29,7 +30,14 @@
 #define MAX_SPEC_BYTES ((size_t)16 << 20)
 
 /* Names in enum order: the index is the enum value. */
-static const char *const MODEL_TYPES[] = {"ae", "vae", "cvae", "hvae"};
+/* model.type's names, from the table of model families */
+static const char *const *model_type_names(void)
+{
+    static const char *names[AE_MODEL_COUNT];
+    for (int k = 0; k < AE_MODEL_COUNT; k++)
+        names[k] = ae_family_get((ae_model_type)k)->name;
+    return names;
+}
 static const char *const NOISES[] = {"none", "gaussian", "masking", "salt_pepper"};
 static const char *const SPARSITIES[] = {"none", "l1", "kl", "topk"};
 static const char *const ACTIVATIONS[] = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "linear"};
@@ -51,7 +59,7 @@ static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", 
                                          "activation", "likelihood", "beta",       "init",
                                          "hidden2",    "classes",    "code_activation", "tied",
                                          "noise",      "sparsity",   "contractive",
-                                         "contractive_samples", "gaussian_std"};
+                                         "contractive_samples", "gaussian_std", "iw_samples"};
 static const char *const NOISE_KEYS[] = {"type", "std", "p"};
 static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
 static const char *const PRETRAIN_KEYS[] = {"epochs"};
@@ -77,7 +85,14 @@ const char *ae_activation_name(ae_activation a)
 
 const char *ae_model_type_name(ae_model_type t)
 {
-    return (unsigned)t < COUNT(MODEL_TYPES) ? MODEL_TYPES[t] : "unknown";
+    return (unsigned)t < AE_MODEL_COUNT ? ae_family_get(t)->name : "unknown";
+}
+
+ae_optim_settings ae_config_optim(const ae_config *c)
+{
+    return (ae_optim_settings){c->train.optimizer,  c->train.lr,       c->train.momentum,
+                               c->train.adam_beta1, c->train.adam_beta2, c->train.adam_eps,
+                               c->train.weight_decay};
 }
 
 void ae_config_defaults(ae_config *c)
@@ -93,6 +108,7 @@ void ae_config_defaults(ae_config *c)
     c->model.likelihood = AE_LIK_BERNOULLI;
     c->model.gaussian_std = 1.0;
     c->model.beta = 1.0;
+    c->model.iw_samples = 5;
     c->model.n_hidden2 = 1;
     c->model.hidden2[0] = 256;
     c->model.code_activation = AE_ACT_LINEAR;
@@ -814,7 +830,7 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
     int e;
     bool enc_given, dec_given;
     e = (int)c->model.type;
-    if ((st = rd_enum(v, s, "model", "type", MODEL_TYPES, COUNT(MODEL_TYPES), &e)) != AE_OK)
+    if ((st = rd_enum(v, s, "model", "type", model_type_names(), AE_MODEL_COUNT, &e)) != AE_OK)
         return st;
     c->model.type = (ae_model_type)e;
     if ((st = rd_widths(v, s, "encoder", c->model.encoder, &c->model.n_encoder, &enc_given)))
@@ -845,9 +861,16 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
     bool h2_given;
     if ((st = rd_widths(v, s, "hidden2", c->model.hidden2, &c->model.n_hidden2, &h2_given)))
         return st;
-    if (h2_given && c->model.type != AE_MODEL_HVAE)
+    if (h2_given && !ae_family_get(c->model.type)->hierarchical)
         return fail(v, cJSON_GetObjectItemCaseSensitive(s, "hidden2"), "model.hidden2",
-                    "only used by model.type hvae (this is %s)", MODEL_TYPES[c->model.type]);
+                    "only used by model.type hvae (this is %s)",
+                    ae_model_type_name(c->model.type));
+    const cJSON *iws = cJSON_GetObjectItemCaseSensitive(s, "iw_samples");
+    if (iws && !ae_family_get(c->model.type)->importance_weighted)
+        return fail(v, iws, "model.iw_samples", "only used by model.type iwae (this is %s)",
+                    ae_model_type_name(c->model.type));
+    if ((st = rd_int_field(v, s, "model", "iw_samples", 1, 4096, &c->model.iw_samples)))
+        return st;
     if ((st = rd_int_field(v, s, "model", "classes", 0, AE_MAX_WIDTH, &c->model.classes)))
         return st;
     e = (int)c->model.code_activation;
@@ -1113,22 +1136,22 @@ static bool mirrored(const ae_config *c)
 /* Rules that tie keys together: which variants combine and which do not. */
 static ae_status check_combinations(vctx *v, const ae_config *c)
 {
-    ae_model_type t = c->model.type;
-    const char *tn = MODEL_TYPES[t];
+    const ae_family *f = ae_family_get(c->model.type);
+    const char *tn = f->name;
     v->depth = 0;
-    if (t == AE_MODEL_CVAE && c->model.classes < 2)
-        return fail(v, NULL, "model.classes", "required for model.type cvae: the number of label "
-                                              "values (at least 2)");
-    if (t != AE_MODEL_CVAE && c->model.classes != 0)
+    if (f->conditional && c->model.classes < 2)
+        return fail(v, NULL, "model.classes", "required for model.type %s: the number of label "
+                                              "values (at least 2)", tn);
+    if (!f->conditional && c->model.classes != 0)
         return fail(v, NULL, "model.classes", "only used by model.type cvae (this is %s)", tn);
-    if (t == AE_MODEL_HVAE && c->model.latent2 == 0)
-        return fail(v, NULL, "model.latent", "model.type hvae needs two sizes, [z1, z2]");
-    if (t != AE_MODEL_HVAE && c->model.latent2 != 0)
+    if (f->hierarchical && c->model.latent2 == 0)
+        return fail(v, NULL, "model.latent", "model.type %s needs two sizes, [z1, z2]", tn);
+    if (!f->hierarchical && c->model.latent2 != 0)
         return fail(v, NULL, "model.latent", "[z1, z2] is for model.type hvae (this is %s)", tn);
-    if (t != AE_MODEL_AE && c->model.code_activation != AE_ACT_LINEAR)
+    if (!f->code_regularisers && c->model.code_activation != AE_ACT_LINEAR)
         return fail(v, NULL, "model.code_activation", "only for model.type ae: a %s's code is a "
                                                       "Gaussian sample", tn);
-    if (c->model.sparsity.type != AE_SPARSE_NONE && t != AE_MODEL_AE)
+    if (c->model.sparsity.type != AE_SPARSE_NONE && !f->code_regularisers)
         return fail(v, NULL, "model.sparsity", "only for model.type ae (this is %s)", tn);
     if (c->model.sparsity.type == AE_SPARSE_KL && c->model.code_activation != AE_ACT_SIGMOID)
         return fail(v, NULL, "model.sparsity", "type kl needs code activations in (0, 1): set "
@@ -1136,7 +1159,7 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
     if (c->model.sparsity.type == AE_SPARSE_TOPK && c->model.sparsity.k > c->model.latent)
         return fail(v, NULL, "model.sparsity.k", "k = %d is larger than model.latent = %d",
                     c->model.sparsity.k, c->model.latent);
-    if (c->model.contractive > 0 && t != AE_MODEL_AE)
+    if (c->model.contractive > 0 && !f->code_regularisers)
         return fail(v, NULL, "model.contractive", "only for model.type ae (this is %s)", tn);
     if (c->model.contractive > 0 && c->model.sparsity.type == AE_SPARSE_TOPK)
         return fail(v, NULL, "model.contractive", "does not combine with topk sparsity (the "
@@ -1149,10 +1172,10 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
                     "decoder has %zu outputs per feature; a tied decoder has one)",
                     ae_likelihood_get(c->model.likelihood)->name,
                     ae_likelihood_get(c->model.likelihood)->outputs);
-    if (c->model.tied && (t == AE_MODEL_CVAE || t == AE_MODEL_HVAE))
-        return fail(v, NULL, "model.tied", "is for model.type ae or vae (this is %s)", tn);
+    if (c->model.tied && !f->can_tie)
+        return fail(v, NULL, "model.tied", "is for model.type ae, vae or iwae (this is %s)", tn);
     if (c->train.pretrain_epochs > 0) {
-        if (t != AE_MODEL_AE)
+        if (!f->code_regularisers)
             return fail(v, NULL, "train.pretrain", "greedy layer-wise pretraining is for "
                                                    "model.type ae (this is %s)", tn);
         if (c->model.n_encoder == 0 || !mirrored(c))
@@ -1165,8 +1188,12 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
             return fail(v, NULL, "train.pretrain", "does not combine with sparsity or "
                                                    "contractive penalties");
     }
-    if (c->train.kl_capacity > 0 && t == AE_MODEL_AE)
-        return fail(v, NULL, "train.kl_capacity", "needs a model with a KL term (vae, cvae, hvae)");
+    if (c->train.kl_capacity > 0 && !f->variational)
+        return fail(v, NULL, "train.kl_capacity", "needs a model with a KL term (vae, cvae, "
+                                                  "hvae, iwae)");
+    if (c->train.kl_capacity > 0 && f->importance_weighted)
+        return fail(v, NULL, "train.kl_capacity", "does not combine with model.type %s (the "
+                    "importance-weighted bound has no separate KL term to hold at C)", tn);
     return AE_OK;
 }
 
@@ -1310,7 +1337,7 @@ ae_status ae_config_load(ae_config *c, const char *path, const char *const *over
 /* Why c cannot be written as a spec that parses back, or NULL when it can. */
 static const char *unserializable(const ae_config *c)
 {
-    if ((unsigned)c->model.type >= COUNT(MODEL_TYPES) ||
+    if ((unsigned)c->model.type >= AE_MODEL_COUNT ||
         (unsigned)c->model.activation >= COUNT(ACTIVATIONS) ||
         (unsigned)c->model.likelihood >= AE_LIK_COUNT ||
         (unsigned)c->model.init >= COUNT(INITS) ||
@@ -1408,18 +1435,21 @@ char *ae_config_to_json(const ae_config *c)
         return NULL;
 
     cJSON *m = put_obj(root, "model", &ok);
-    put_str(m, "type", MODEL_TYPES[c->model.type], &ok);
+    const ae_family *fam = ae_family_get(c->model.type);
+    put_str(m, "type", fam->name, &ok);
     put_widths(m, "encoder", c->model.encoder, c->model.n_encoder, &ok);
     put_widths(m, "decoder", c->model.decoder, c->model.n_decoder, &ok);
-    if (c->model.type == AE_MODEL_HVAE) {
+    if (fam->hierarchical) {
         int both[2] = {c->model.latent, c->model.latent2};
         put_widths(m, "latent", both, 2, &ok);
         put_widths(m, "hidden2", c->model.hidden2, c->model.n_hidden2, &ok);
     } else {
         put_int(m, "latent", c->model.latent, &ok);
     }
-    if (c->model.type == AE_MODEL_CVAE)
+    if (fam->conditional)
         put_int(m, "classes", c->model.classes, &ok);
+    if (fam->importance_weighted)
+        put_int(m, "iw_samples", c->model.iw_samples, &ok);
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
     put_str(m, "likelihood", ae_likelihood_get(c->model.likelihood)->name, &ok);
     if (c->model.likelihood == AE_LIK_GAUSSIAN)

@@ -47,7 +47,7 @@ ae_status ae_pretrain(const ae_config *cfg, const ae_dataset *ds, const size_t *
         ae_optim opt;
         if ((st = ae_model_init(&stage, &sc, deep_enc->in, B, err)) != AE_OK)
             break;
-        if ((st = ae_optim_init(&opt, &sc, stage.n_params, err)) != AE_OK) {
+        if ((st = ae_optim_init(&opt, ae_config_optim(&sc), stage.n_params, err)) != AE_OK) {
             ae_model_free(&stage);
             break;
         }

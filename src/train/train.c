@@ -36,27 +36,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
-                        long limit, ae_dataset *ds, ae_error *err)
-{
-    ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header};
-    ae_dataset d;
-    ae_status st = ae_dataset_load(&d, path, &csv, err);
-    if (st != AE_OK)
-        return st;
-    if (labels_path && labels_path[0]) {
-        st = ae_dataset_load_labels(&d, labels_path, err);
-        if (st != AE_OK) {
-            ae_dataset_free(&d);
-            return st;
-        }
-    }
-    if (limit > 0)
-        ae_dataset_truncate(&d, (size_t)limit);
-    *ds = d;
-    return AE_OK;
-}
-
 /* The labels of rows idx[0..b) (or first..first+b) into ybuf; NULL when
  * the model takes none. */
 static const int32_t *batch_labels(const ae_model *m, const ae_dataset *ds, const size_t *idx,
@@ -69,11 +48,15 @@ static const int32_t *batch_labels(const ae_model *m, const ae_dataset *ds, cons
     return ybuf;
 }
 
-void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
+/* Mean loss terms over examples idx[0..n) of ds (rows 0..n-1 when idx NULL),
+ * in batches of the model's size, with z sampled from eps_rng (or z = mu when
+ * NULL) and the given binarisation (dynamic draws from bin_rng).  A cvae
+ * takes its labels from ds.  xbuf: [max_batch x D]; ybuf: [max_batch]. */
+static void evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
                  ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
                  int32_t *ybuf, ae_loss *out)
 {
-    double recon = 0.0, kl = 0.0, kl2 = 0.0, reg = 0.0;
+    double recon = 0.0, kl = 0.0, kl2 = 0.0, reg = 0.0, iw = 0.0;
     for (size_t i = 0; i < n; i += m->max_batch) {
         size_t b = n - i < m->max_batch ? n - i : m->max_batch;
         ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, bin_rng, xbuf);
@@ -84,33 +67,15 @@ void ae_evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_t n,
         kl += l.kl * (double)b;
         kl2 += l.kl2 * (double)b;
         reg += l.reg * (double)b;
+        iw += l.iw * (double)b;
     }
     double inv = n ? 1.0 / (double)n : 0.0;
     out->recon = recon * inv;
     out->kl = kl * inv;
     out->kl2 = kl2 * inv;
     out->reg = reg * inv;
-    out->loss = out->recon + (double)beta * out->kl + out->reg;
-}
-
-ae_status ae_check_labels(const ae_config *cfg, const ae_dataset *ds, const char *key,
-                          const char *path, ae_error *err)
-{
-    if (cfg->model.type != AE_MODEL_CVAE)
-        return AE_OK;
-    if (!ds->labels) {
-        ae_error_set(err, "%s (%s): model.type cvae needs a label for every example: set %s_labels "
-                          "or data.csv.label_column", key, path, key);
-        return AE_ERR_INPUT;
-    }
-    for (size_t i = 0; i < ds->n; i++)
-        if (ds->labels[i] < 0 || ds->labels[i] >= cfg->model.classes) {
-            ae_error_set(err, "%s (%s): example %zu has label %d, outside [0, %d) "
-                              "(model.classes = %d)", key, path, i, (int)ds->labels[i],
-                         cfg->model.classes, cfg->model.classes);
-            return AE_ERR_INPUT;
-        }
-    return AE_OK;
+    out->iw = iw * inv;
+    out->loss = out->recon + (double)beta * out->kl + out->reg + out->iw;
 }
 
 /* Appends one formatted row to the metrics table (a growing string). */
@@ -331,7 +296,7 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         return st;
     r->model.img_h = r->train.img_h;
     r->model.img_w = r->train.img_w;
-    st = ae_optim_init(&r->optim, cfg, r->model.n_params, err);
+    st = ae_optim_init(&r->optim, ae_config_optim(cfg), r->model.n_params, err);
     if (st != AE_OK)
         return st;
     size_t D = r->train.dim;
@@ -347,8 +312,12 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         ae_error_set(err, "out of memory for a batch of %zu x %zu", B, D);
         return AE_ERR_NOMEM;
     }
-    if ((st = ae_check_labels(cfg, &r->train, "data.train", cfg->data.train, err)) ||
-        (r->test.n && (st = ae_check_labels(cfg, &r->test, "data.test", cfg->data.test, err))))
+    ae_data_ref train_ref = {"data.train", cfg->data.train, cfg->data.train_labels,
+                             "set data.train_labels or data.csv.label_column", NULL, false};
+    ae_data_ref test_ref = {"data.test", cfg->data.test, cfg->data.test_labels,
+                            "set data.test_labels or data.csv.label_column", NULL, false};
+    if ((st = ae_model_check_data(&r->model, &r->train, &train_ref, err)) ||
+        (r->test.n && (st = ae_model_check_data(&r->model, &r->test, &test_ref, err))))
         return st;
 
     if (resume_path) {
@@ -469,7 +438,7 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     }
     free(path);
     path = NULL;
-    if (st == AE_OK && m->type != AE_MODEL_AE) {
+    if (st == AE_OK && m->family->variational) {
         /* prior samples from a stream of their own, so they do not depend
          * on how the training generator was used */
         ae_rng rng;
@@ -482,7 +451,7 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
                   : AE_ERR_NOMEM;
         free(path);
     }
-    if (st == AE_OK && m->latent == 2 && m->type != AE_MODEL_CVAE) {
+    if (st == AE_OK && m->latent == 2 && !m->family->conditional) {
         path = ae_path_join(cfg->output.dir, "manifold.png");
         st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, 0, err) : AE_ERR_NOMEM;
         free(path);
@@ -505,6 +474,274 @@ ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train
     ae_status st = train(cfg, resume_path, hooks, err);
     ae_fpenv_restore(saved);
     return st;
+}
+
+/* What the loop over epochs and batches shares. */
+typedef struct {
+    const ae_config *cfg;
+    const ae_train_hooks *hooks;
+    int ranks, rank;
+    size_t B, D, nb;          /* batch size, input width, batches per epoch */
+    double warm_steps, cap_steps;
+    float beta;
+    bool resumed;
+    double first_loss;        /* of this run's first batch: the divergence yardstick */
+    /* the current epoch: running sums over its rows (loss, recon, kl, kl2,
+     * reg, iw: the order of ae_train_state.sums) and the KL weight in effect */
+    int epoch;
+    double sums[6], beta_now;
+} loop_t;
+
+/* The global batch's loss terms: this rank's slice [f, f + k) of its rows
+ * forward, the terms summed over the ranks (each rank's are already divided
+ * by the global row count), and *stop_now raised when any rank was asked to
+ * stop, so every rank takes the same decisions.  One rank: the batch. */
+static void forward_global(ae_model *m, const loop_t *c, size_t f, size_t k, size_t rows,
+                           const float *input, const float *target, const int32_t *y,
+                           ae_rng *rng, ae_loss *l, int *stop_now)
+{
+    if (c->ranks > 1)
+        ae_model_set_part(m, f, rows);
+    ae_model_forward(m, k, input, target, y, rng, (float)c->beta_now, l);
+    if (c->ranks == 1)
+        return;
+    double t[6] = {l->recon, l->kl, l->kl2, l->reg, l->iw, (double)*stop_now};
+    ae_dist_sum_doubles(t, 6);
+    l->recon = t[0];
+    l->kl = t[1];
+    l->kl2 = t[2];
+    l->reg = t[3];
+    l->iw = t[4];
+    l->loss = l->recon + c->beta_now * l->kl + l->reg + l->iw;
+    *stop_now = t[5] > 0;
+}
+
+/* Diverged: a loss that is not finite, or (a learning rate far too high
+ * often keeps it finite) one that has grown to DIVERGE_FACTOR times the
+ * first batch's loss of this run, which no healthy training does. */
+static ae_status check_divergence(loop_t *c, double loss, size_t b, ae_error *err)
+{
+    if (!isfinite(c->first_loss))
+        c->first_loss = loss;
+    int exploded = isfinite(loss) && loss > DIVERGE_FACTOR * fmax(fabs(c->first_loss), 1.0);
+    if (isfinite(loss) && !exploded)
+        return AE_OK;
+    char what[96];
+    if (exploded)
+        snprintf(what, sizeof what, "%.3g, over %g times the first batch's %.4g", loss,
+                 DIVERGE_FACTOR, c->first_loss);
+    else
+        snprintf(what, sizeof what, "%s", isnan(loss) ? "NaN" : "infinite");
+    ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu of %zu "
+                      "(train.lr=%g); %s", what, c->epoch, b + 1, c->nb, c->cfg->train.lr,
+                 c->epoch > 1 || c->resumed ? "the last checkpoint is intact"
+                                            : "no checkpoint was written");
+    return AE_ERR_NUMERIC;
+}
+
+/* One training step, batch b of the epoch (rows r->order[first..]): its
+ * inputs (binarised, corrupted for a denoising model), the forward pass over
+ * every rank's slice, the divergence guard, the gradient and the update;
+ * adds its terms to c->sums.  *stop_now: a stop was requested. */
+static ae_status train_step(run_t *r, loop_t *c, size_t b, int *stop_now, ae_error *err)
+{
+    const ae_config *cfg = c->cfg;
+    ae_model *m = &r->model;
+    const size_t B = c->B, D = c->D;
+    size_t first = b * B, rows = r->n_fit - first < B ? r->n_fit - first : B;
+    double step = (double)r->state.step;
+    c->beta_now = c->warm_steps > 0 ? c->beta * fmin(1.0, step / c->warm_steps) : c->beta;
+    /* This rank's slice [f, f + k) of the global batch (all of it with one
+     * rank); the generator makes the whole batch's draws on every rank, so
+     * all ranks keep the same generator state. */
+    size_t f = 0, k = rows;
+    if (c->ranks > 1) {
+        ae_dist_slice(rows, &f, &k);
+        ae_batch_skip_draws(f, D, cfg->data.binarize, &r->state.rng);
+    }
+    const size_t *rows_idx = r->order + first + f;
+    ae_batch_gather(&r->train, rows_idx, 0, k, m->scale, m->shift, cfg->data.binarize,
+                    &r->state.rng, r->xbuf);
+    if (c->ranks > 1)
+        ae_batch_skip_draws(rows - f - k, D, cfg->data.binarize, &r->state.rng);
+    const int32_t *y = batch_labels(m, &r->train, rows_idx, 0, k, r->ybuf);
+    const float *input = r->xbuf;
+    if (r->xin) { /* denoising: the encoder sees a corrupted copy */
+        ae_noise_apply_slice(&cfg->model.noise, r->lo, r->hi, &r->state.rng, r->xbuf, r->xin, k,
+                             D, f, rows);
+        input = r->xin;
+    }
+    ae_loss l; /* the gradients are zero: the optimizer cleared them */
+    *stop_now = c->hooks && c->hooks->stop && *c->hooks->stop;
+    forward_global(m, c, f, k, rows, input, r->xbuf, y, &r->state.rng, &l, stop_now);
+    ae_status st = check_divergence(c, l.loss, b, err);
+    if (st != AE_OK)
+        return st;
+    /* KL weight: beta (ramped by the warm-up), or with a capacity C
+     * (Burgess et al. 2018) the gradient of beta*|KL - C|. */
+    float kl_weight = (float)c->beta_now;
+    if (cfg->train.kl_capacity > 0) {
+        double cap = cfg->train.kl_capacity *
+                     (c->cap_steps > 0 ? fmin(1.0, step / c->cap_steps) : 1.0);
+        kl_weight = l.kl > cap ? (float)c->beta_now : l.kl < cap ? -(float)c->beta_now : 0.0f;
+    }
+    if (c->ranks == 1) {
+        ae_model_backward_update(m, kl_weight, &r->optim);
+    } else {
+        /* each rank's gradient is its rows' share of the batch mean: summed
+         * over the ranks it is the whole batch's */
+        ae_model_backward(m, kl_weight);
+        ae_model_set_part(m, 0, 0);
+        ae_dist_sum_floats(m->grads, m->n_params);
+        ae_optim_step(&r->optim, m->params, m->grads);
+    }
+    r->state.step++;
+    const double terms[6] = {l.loss, l.recon, l.kl, l.kl2, l.reg, l.iw};
+    for (int t = 0; t < 6; t++)
+        c->sums[t] += terms[t] * (double)rows;
+    return AE_OK;
+}
+
+/* The end of an epoch: its metrics row (with the validation and test
+ * evaluations), metrics.csv and the loss chart, the checkpoint when due, the
+ * on_epoch hook; AE_INTERRUPTED after the checkpoint when a stop was asked. */
+static ae_status end_epoch(run_t *r, loop_t *c, double seconds, ae_error *err)
+{
+    const ae_config *cfg = c->cfg;
+    ae_model *m = &r->model;
+    const int epoch = c->epoch, rank = c->rank;
+    const double n = (double)r->n_fit, beta = c->beta;
+    if (c->ranks > 1) {
+        /* Every rank took the same steps from the same sums, so the states
+         * agree; MPI does not promise that an allreduce gives every rank the
+         * same bits, though, so rank 0's state is made everyone's once an
+         * epoch (9 MB for the reference model). */
+        ae_dist_broadcast(m->params, m->n_params * sizeof(float), 0);
+        ae_dist_broadcast(r->optim.m, m->n_params * sizeof(float), 0);
+        if (r->optim.v)
+            ae_dist_broadcast(r->optim.v, m->n_params * sizeof(float), 0);
+    }
+    ae_epoch_metrics e;
+    memset(&e, 0, sizeof e);
+    e.epoch = epoch;
+    e.beta = c->beta_now;
+    e.train_recon = c->sums[1] / n;
+    e.train_kl = c->sums[2] / n;
+    e.train_kl2 = c->sums[3] / n;
+    e.train_reg = c->sums[4] / n;
+    e.train_loss = e.train_recon + beta * e.train_kl + e.train_reg + c->sums[5] / n;
+    e.seconds = seconds;
+    e.examples_per_sec = seconds > 0 ? n / seconds : 0.0;
+    /* Evaluation noise comes from a stream per epoch, so evaluating (or not)
+     * never changes the training trajectory. */
+    ae_rng eval_rng;
+    ae_rng_seed_stream(&eval_rng, cfg->train.seed, 1000 + (uint64_t)epoch);
+    ae_loss l;
+    /* rank 0 alone evaluates and writes; the others wait for its outcome */
+    if (rank == 0 && r->n_val) {
+        evaluate(m, &r->train, r->val_idx, r->n_val, cfg->data.binarize, &eval_rng, &eval_rng,
+                 (float)beta, r->xbuf, r->ybuf, &l);
+        e.has_val = 1;
+        e.val_loss = l.loss;
+        e.val_recon = l.recon;
+        e.val_kl = l.kl;
+    }
+    if (rank == 0 && r->test.n) {
+        evaluate(m, &r->test, NULL, r->test.n, cfg->data.binarize, &eval_rng, &eval_rng,
+                 (float)beta, r->xbuf, r->ybuf, &l);
+        e.has_test = 1;
+        e.test_loss = l.loss;
+        e.test_recon = l.recon;
+        e.test_kl = l.kl;
+        e.test_kl2 = l.kl2;
+        e.test_reg = l.reg;
+        evaluate(m, &r->test, NULL, r->test.n, cfg->data.binarize, &eval_rng, NULL, (float)beta,
+                 r->xbuf, r->ybuf, &l);
+        e.test_loss_mu = l.loss;
+    }
+    r->state.epoch = epoch;
+    /* every rank keeps the metrics table: a checkpoint holds it */
+    ae_status st = metrics_append(&r->state.metrics_csv, &e, err);
+    if (st == AE_OK && rank == 0)
+        st = ae_write_file_atomic(r->dir_metrics, r->state.metrics_csv,
+                                  strlen(r->state.metrics_csv), err);
+    /* redrawn every epoch, so the curves can be watched during a long run */
+    if (st == AE_OK && rank == 0 && cfg->output.images)
+        st = ae_report_loss_chart(r->state.metrics_csv, r->dir_loss, err);
+    ae_pause_at(AE_PAUSE_EPOCH, NULL);
+    int every = cfg->output.checkpoint_every;
+    double stop_any = c->hooks && c->hooks->stop && *c->hooks->stop;
+    ae_dist_sum_doubles(&stop_any, 1);
+    int stop = stop_any > 0;
+    if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop)) {
+        if (rank == 0)
+            st = ae_checkpoint_save(r->dir_ckpt, cfg, m, &r->optim, &r->state, err);
+        e.checkpoint = r->dir_ckpt;
+    }
+    st = ae_dist_agree(st, err);
+    if (st == AE_OK && c->hooks && c->hooks->on_epoch)
+        c->hooks->on_epoch(c->hooks->ctx, &e);
+    if (st == AE_OK && stop) {
+        ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint written to %s",
+                     epoch, c->nb, c->nb, r->dir_ckpt);
+        st = AE_INTERRUPTED;
+    }
+    return st;
+}
+
+/* Stopped mid-epoch after batch b: the checkpoint holds the position and the
+ * running sums; no metrics row for a partial epoch. */
+static ae_status stop_mid_epoch(run_t *r, loop_t *c, size_t b, ae_error *err)
+{
+    r->state.batch = b + 1;
+    memcpy(r->state.sums, c->sums, sizeof c->sums);
+    ae_status st = AE_OK;
+    if (c->rank == 0)
+        st = ae_checkpoint_save(r->dir_ckpt, c->cfg, &r->model, &r->optim, &r->state, err);
+    st = ae_dist_agree(st, err);
+    if (st == AE_OK) {
+        ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint written to %s",
+                     c->epoch, b + 1, c->nb, r->dir_ckpt);
+        st = AE_INTERRUPTED;
+    }
+    return st;
+}
+
+/* One epoch: the order, then its batches from where a resumed run left off. */
+static ae_status run_epoch(run_t *r, loop_t *c, ae_error *err)
+{
+    /* The epoch's order comes from the generator at its start; a run resumed
+     * mid-epoch re-creates it from the saved start state, then continues
+     * with the generator as it was after the last batch. */
+    size_t b0 = r->state.batch;
+    ae_rng start = b0 ? r->state.epoch_rng : r->state.rng;
+    r->state.epoch_rng = start;
+    memcpy(r->order, r->base, r->n_fit * sizeof(size_t));
+    ae_rng_shuffle(b0 ? &start : &r->state.rng, r->order, r->n_fit);
+    double t0 = now_seconds();
+    c->beta_now = c->beta;
+    memset(c->sums, 0, sizeof c->sums);
+    if (b0) {
+        memcpy(c->sums, r->state.sums, sizeof c->sums);
+        r->state.batch = 0;
+    }
+    for (size_t b = b0; b < c->nb; b++) {
+        int stop_now;
+        ae_status st = train_step(r, c, b, &stop_now, err);
+        if (st != AE_OK)
+            return st;
+        if (c->hooks && c->hooks->on_batch) {
+            double el = now_seconds() - t0;
+            size_t done = b * c->B + (r->n_fit - b * c->B < c->B ? r->n_fit - b * c->B : c->B);
+            ae_progress p = {c->epoch, c->cfg->train.epochs, b + 1, c->nb,
+                             c->sums[0] / (double)done, el > 0 ? (double)done / el : 0.0, el};
+            c->hooks->on_batch(c->hooks->ctx, &p);
+        }
+        ae_pause_at(AE_PAUSE_BATCH, NULL);
+        if (b + 1 < c->nb && stop_now)
+            return stop_mid_epoch(r, c, b, err);
+    }
+    return end_epoch(r, c, now_seconds() - t0, err);
 }
 
 static ae_status train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
@@ -547,225 +784,16 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
         }
     }
 
-    double warm_steps = cfg->train.kl_warmup_epochs * (double)nb;
-    double cap_steps = cfg->train.kl_capacity_epochs * (double)nb;
-    float beta = (float)cfg->model.beta;
-    double first_loss = NAN; /* of this run's first batch: the divergence yardstick */
-    for (int epoch = r.state.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
-        /* The epoch's order comes from the generator at its start; a run
-         * resumed mid-epoch re-creates it from the saved start state, then
-         * continues with the generator as it was after the last batch. */
-        size_t b0 = r.state.batch;
-        ae_rng start = b0 ? r.state.epoch_rng : r.state.rng;
-        r.state.epoch_rng = start;
-        memcpy(r.order, r.base, r.n_fit * sizeof(size_t));
-        ae_rng_shuffle(b0 ? &start : &r.state.rng, r.order, r.n_fit);
-        double t0 = now_seconds(), sum_loss = 0, sum_recon = 0, sum_kl = 0, sum_kl2 = 0,
-               sum_reg = 0, beta_now = beta;
-        if (b0) {
-            sum_loss = r.state.sums[0];
-            sum_recon = r.state.sums[1];
-            sum_kl = r.state.sums[2];
-            sum_kl2 = r.state.sums[3];
-            sum_reg = r.state.sums[4];
-            r.state.batch = 0;
-        }
-        for (size_t b = b0; b < nb; b++) {
-            size_t first = b * B, rows = r.n_fit - first < B ? r.n_fit - first : B;
-            double step = (double)r.state.step;
-            beta_now = warm_steps > 0 ? beta * fmin(1.0, step / warm_steps) : beta;
-            /* This rank's slice [f, f + k) of the global batch (all of it
-             * with one rank); the generator makes the whole batch's draws on
-             * every rank, so all ranks keep the same generator state. */
-            size_t f = 0, k = rows;
-            if (ranks > 1) {
-                ae_dist_slice(rows, &f, &k);
-                ae_batch_skip_draws(f, D, cfg->data.binarize, &r.state.rng);
-            }
-            const size_t *rows_idx = r.order + first + f;
-            ae_batch_gather(&r.train, rows_idx, 0, k, m->scale, m->shift, cfg->data.binarize,
-                            &r.state.rng, r.xbuf);
-            if (ranks > 1)
-                ae_batch_skip_draws(rows - f - k, D, cfg->data.binarize, &r.state.rng);
-            const int32_t *y = batch_labels(m, &r.train, rows_idx, 0, k, r.ybuf);
-            const float *input = r.xbuf;
-            if (r.xin) { /* denoising: the encoder sees a corrupted copy */
-                ae_noise_apply_slice(cfg, r.lo, r.hi, &r.state.rng, r.xbuf, r.xin, k, D, f,
-                                     rows);
-                input = r.xin;
-            }
-            ae_loss l; /* the gradients are zero: the optimizer cleared them */
-            if (ranks > 1)
-                ae_model_set_part(m, f, rows);
-            ae_model_forward(m, k, input, r.xbuf, y, &r.state.rng, (float)beta_now, &l);
-            int stop_now = hooks && hooks->stop && *hooks->stop;
-            if (ranks > 1) {
-                /* the global batch's loss terms (each rank's are already
-                 * divided by the global row count), and whether any rank
-                 * was asked to stop, so every rank takes the same decisions */
-                double t[5] = {l.recon, l.kl, l.kl2, l.reg, (double)stop_now};
-                ae_dist_sum_doubles(t, 5);
-                l.recon = t[0];
-                l.kl = t[1];
-                l.kl2 = t[2];
-                l.reg = t[3];
-                l.loss = l.recon + beta_now * l.kl + l.reg;
-                stop_now = t[4] > 0;
-            }
-            /* Diverged: a loss that is not finite, or (a learning rate far
-             * too high often keeps it finite) one that has grown to
-             * DIVERGE_FACTOR times the first batch's loss of this run, which
-             * no healthy training does. */
-            if (!isfinite(first_loss))
-                first_loss = l.loss;
-            int exploded = isfinite(l.loss) &&
-                           l.loss > DIVERGE_FACTOR * fmax(fabs(first_loss), 1.0);
-            if (!isfinite(l.loss) || exploded) {
-                char what[96];
-                if (exploded)
-                    snprintf(what, sizeof what, "%.3g, over %g times the first batch's %.4g",
-                             l.loss, DIVERGE_FACTOR, first_loss);
-                else
-                    snprintf(what, sizeof what, "%s", isnan(l.loss) ? "NaN" : "infinite");
-                ae_error_set(err, "training diverged: the loss became %s at epoch %d, batch %zu "
-                                  "of %zu (train.lr=%g); %s", what, epoch, b + 1, nb,
-                             cfg->train.lr,
-                             epoch > 1 || resume_path ? "the last checkpoint is intact"
-                                                      : "no checkpoint was written");
-                run_free(&r);
-                return AE_ERR_NUMERIC;
-            }
-            /* KL weight: beta (ramped by the warm-up), or with a capacity C
-             * (Burgess et al. 2018) the gradient of beta*|KL - C|. */
-            float kl_weight = (float)beta_now;
-            if (cfg->train.kl_capacity > 0) {
-                double c = cfg->train.kl_capacity * (cap_steps > 0 ? fmin(1.0, step / cap_steps) : 1.0);
-                kl_weight = l.kl > c ? (float)beta_now : l.kl < c ? -(float)beta_now : 0.0f;
-            }
-            if (ranks == 1) {
-                ae_model_backward_update(m, kl_weight, &r.optim);
-            } else {
-                /* each rank's gradient is its rows' share of the batch mean:
-                 * summed over the ranks it is the whole batch's */
-                ae_model_backward(m, kl_weight);
-                ae_model_set_part(m, 0, 0);
-                ae_dist_sum_floats(m->grads, m->n_params);
-                ae_optim_step(&r.optim, m->params, m->grads);
-            }
-            r.state.step++;
-            sum_loss += l.loss * (double)rows;
-            sum_recon += l.recon * (double)rows;
-            sum_kl += l.kl * (double)rows;
-            sum_kl2 += l.kl2 * (double)rows;
-            sum_reg += l.reg * (double)rows;
-            if (hooks && hooks->on_batch) {
-                double el = now_seconds() - t0;
-                size_t done = first + rows;
-                ae_progress p = {epoch, cfg->train.epochs, b + 1, nb, sum_loss / (double)done,
-                                 el > 0 ? (double)done / el : 0.0, el};
-                hooks->on_batch(hooks->ctx, &p);
-            }
-            ae_pause_at(AE_PAUSE_BATCH, NULL);
-            if (b + 1 < nb && stop_now) {
-                /* Stopped mid-epoch: the checkpoint holds the position and
-                 * the running sums; no metrics row for a partial epoch. */
-                r.state.batch = b + 1;
-                r.state.sums[0] = sum_loss;
-                r.state.sums[1] = sum_recon;
-                r.state.sums[2] = sum_kl;
-                r.state.sums[3] = sum_kl2;
-                r.state.sums[4] = sum_reg;
-                if (rank == 0)
-                    st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
-                st = ae_dist_agree(st, err);
-                if (st == AE_OK) {
-                    ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint "
-                                      "written to %s", epoch, b + 1, nb, r.dir_ckpt);
-                    st = AE_INTERRUPTED;
-                }
-                run_free(&r);
-                return st == AE_ERR_INPUT ? AE_ERR_IO : st;
-            }
-        }
-        double seconds = now_seconds() - t0;
-        if (ranks > 1) {
-            /* Every rank took the same steps from the same sums, so the
-             * states agree; MPI does not promise that an allreduce gives
-             * every rank the same bits, though, so rank 0's state is made
-             * everyone's once an epoch (9 MB for the reference model). */
-            ae_dist_broadcast(m->params, m->n_params * sizeof(float), 0);
-            ae_dist_broadcast(r.optim.m, m->n_params * sizeof(float), 0);
-            if (r.optim.v)
-                ae_dist_broadcast(r.optim.v, m->n_params * sizeof(float), 0);
-        }
-        ae_epoch_metrics e;
-        memset(&e, 0, sizeof e);
-        e.epoch = epoch;
-        e.beta = beta_now;
-        e.train_recon = sum_recon / (double)r.n_fit;
-        e.train_kl = sum_kl / (double)r.n_fit;
-        e.train_kl2 = sum_kl2 / (double)r.n_fit;
-        e.train_reg = sum_reg / (double)r.n_fit;
-        e.train_loss = e.train_recon + (double)beta * e.train_kl + e.train_reg;
-        e.seconds = seconds;
-        e.examples_per_sec = seconds > 0 ? (double)r.n_fit / seconds : 0.0;
-        /* Evaluation noise comes from a stream per epoch, so evaluating (or
-         * not) never changes the training trajectory. */
-        ae_rng eval_rng;
-        ae_rng_seed_stream(&eval_rng, cfg->train.seed, 1000 + (uint64_t)epoch);
-        ae_loss l;
-        /* rank 0 alone evaluates and writes; the others wait for its outcome */
-        if (rank == 0 && r.n_val) {
-            ae_evaluate(m, &r.train, r.val_idx, r.n_val, cfg->data.binarize, &eval_rng,
-                        &eval_rng, beta, r.xbuf, r.ybuf, &l);
-            e.has_val = 1;
-            e.val_loss = l.loss;
-            e.val_recon = l.recon;
-            e.val_kl = l.kl;
-        }
-        if (rank == 0 && r.test.n) {
-            ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, &eval_rng,
-                        beta, r.xbuf, r.ybuf, &l);
-            e.has_test = 1;
-            e.test_loss = l.loss;
-            e.test_recon = l.recon;
-            e.test_kl = l.kl;
-            e.test_kl2 = l.kl2;
-            e.test_reg = l.reg;
-            ae_evaluate(m, &r.test, NULL, r.test.n, cfg->data.binarize, &eval_rng, NULL, beta,
-                        r.xbuf, r.ybuf, &l);
-            e.test_loss_mu = l.loss;
-        }
-        r.state.epoch = epoch;
-        /* every rank keeps the metrics table: a checkpoint holds it */
-        st = metrics_append(&r.state.metrics_csv, &e, err);
-        if (st == AE_OK && rank == 0)
-            st = ae_write_file_atomic(r.dir_metrics, r.state.metrics_csv,
-                                      strlen(r.state.metrics_csv), err);
-        /* redrawn every epoch, so the curves can be watched during a long run */
-        if (st == AE_OK && rank == 0 && cfg->output.images)
-            st = ae_report_loss_chart(r.state.metrics_csv, r.dir_loss, err);
-        ae_pause_at(AE_PAUSE_EPOCH, NULL);
-        int every = cfg->output.checkpoint_every;
-        double stop_any = hooks && hooks->stop && *hooks->stop;
-        ae_dist_sum_doubles(&stop_any, 1);
-        int stop = stop_any > 0;
-        if (st == AE_OK &&
-            ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop)) {
-            if (rank == 0)
-                st = ae_checkpoint_save(r.dir_ckpt, cfg, m, &r.optim, &r.state, err);
-            e.checkpoint = r.dir_ckpt;
-        }
-        st = ae_dist_agree(st, err);
-        if (st == AE_OK && hooks && hooks->on_epoch)
-            hooks->on_epoch(hooks->ctx, &e);
-        if (st == AE_OK && stop) {
-            ae_error_set(err, "interrupted at epoch %d, batch %zu of %zu; checkpoint written to %s",
-                         epoch, nb, nb, r.dir_ckpt);
-            st = AE_INTERRUPTED;
-        }
+    loop_t c = {.cfg = cfg, .hooks = hooks, .ranks = ranks, .rank = rank, .B = B, .D = D,
+                .nb = nb, .warm_steps = cfg->train.kl_warmup_epochs * (double)nb,
+                .cap_steps = cfg->train.kl_capacity_epochs * (double)nb,
+                .beta = (float)cfg->model.beta, .resumed = resume_path != NULL,
+                .first_loss = NAN};
+    for (c.epoch = r.state.epoch + 1; c.epoch <= cfg->train.epochs; c.epoch++) {
+        st = run_epoch(&r, &c, err);
         if (st != AE_OK) {
             run_free(&r);
+            /* a file that could not be written is a runtime failure here */
             return st == AE_ERR_INPUT ? AE_ERR_IO : st;
         }
     }

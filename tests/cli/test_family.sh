@@ -86,7 +86,7 @@ expect 2 "--class: expected an integer from 0 to 9, got '10'" -- "$AESAMPLE" --m
 expect 2 "--class is for conditional VAEs.*model.type vae" -- "$AESAMPLE" --model vae/model.safetensors --class 3 --out x.png
 expect 2 "--class is for conditional VAEs.*model.type ae" -- "$AESAMPLE" --model ae/model.safetensors --class 0 --out x.png
 # aeencode needs the labels
-expect 2 "conditional VAE: encoding needs each example's label \(--labels" -- \
+expect 2 "\(model.type cvae\), which needs a label for every example: --labels FILE" -- \
     "$AEENCODE" --model "$CVAE" --data "$MNIST/t10k-images-idx3-ubyte.gz" --out nolabels.csv
 [ ! -e nolabels.csv ] && ok || fail "aeencode wrote a file after refusing"
 "$AEENCODE" --model "$CVAE" --data "$MNIST/t10k-images-idx3-ubyte.gz" \
@@ -98,7 +98,7 @@ expect 2 "conditional VAE: encoding needs each example's label \(--labels" -- \
     --labels "$MNIST/t10k-labels-idx1-ubyte.gz" --sample --out czs.csv || fail "cvae --sample"
 cmp -s cz.csv czs.csv && fail "cvae: --sample wrote the means" || ok
 # a cvae's training data must have labels
-expect 2 "model.type cvae needs a label for every example" -- \
+expect 2 "data.train .*\(model.type cvae\), which needs a label for every example: set data.train_labels" -- \
     "$AETRAIN" --config "$AE_SOURCE/configs/cvae.json" "${tiny[@]}" --set data.train_labels= --out nolab --quiet
 
 # --- hvae: prior samples go z2 -> p(z1|z2) -> decoder ---
@@ -142,7 +142,7 @@ expect 2 "sparse-l1.json: model.sparsity: only for model.type ae \(this is vae\)
     "$AETRAIN" --config "$C/sparse-l1.json" --set model.type=\"vae\" --set model.code_activation=\"linear\" --out x
 expect 2 "model.tied: needs a mirrored architecture" -- \
     "$AETRAIN" --config "$C/tied-ae.json" --set 'model.decoder=[300]' --out x
-expect 2 "model.tied: is for model.type ae or vae \(this is cvae\)" -- \
+expect 2 "model.tied: is for model.type ae, vae or iwae \(this is cvae\)" -- \
     "$AETRAIN" --config "$C/cvae.json" --set model.tied=true --out x
 expect 2 "model.sparsity: type kl needs .*sigmoid" -- \
     "$AETRAIN" --config "$C/sparse-kl.json" --set model.code_activation=\"relu\" --out x

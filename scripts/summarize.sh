@@ -38,6 +38,17 @@ if (($# != 1)) || [[ $1 == -?* ]]; then
     printf 'usage: scripts/summarize.sh [-h|--help] DIR\n' >&2
     exit 2
 fi
+# The run folder's names and metrics.csv's columns, from their one definition.
+run_h=$AE_ROOT/include/ae/run.h
+run_name() { sed -n "s/^#define $1 \"\([^\"]*\)\".*/\1/p" "$run_h"; }
+METRICS=$(run_name AE_RUN_METRICS) MODEL=$(run_name AE_RUN_MODEL) CONFIG=$(run_name AE_RUN_CONFIG)
+[[ -n $METRICS && -n $MODEL && -n $CONFIG ]] || ae_die "$run_h: no AE_RUN_METRICS/MODEL/CONFIG"
+columns=$(sed -n '/^#define AE_RUN_METRICS_COLUMNS/,/^$/p' "$run_h" | grep -o '"[^"]*"' | tr -d '"\n')
+shown="train_loss val_loss test_loss test_recon test_kl test_loss_mu"
+for c in $shown seconds; do
+    [[ ,$columns, == *,$c,* ]] || ae_die "$run_h: metrics column $c is gone; update summarize.sh"
+done
+
 dir=${1%/}
 [[ -n $dir ]] || dir=/
 [[ -d $dir ]] || ae_die "$dir: no such folder"
@@ -60,28 +71,28 @@ trap 'rm -rf "$tmp"' EXIT
 n=0
 for d in "$dir"/*/; do
     d=${d%/}
-    [[ -f $d/metrics.csv ]] || continue
+    [[ -f $d/$METRICS ]] || continue
     name=${d##*/}
     if [[ $name == *[$'\t\n']* ]]; then
         ae_warn "skipping a folder whose name has a tab or newline"
         continue
     fi
     complete=no
-    want=$(config_epochs "$d/config.json")
-    if [[ -f $d/model.safetensors && -n $want && $(last_epoch "$d/metrics.csv") == "$want" ]]; then
+    want=$(config_epochs "$d/$CONFIG")
+    if [[ -f $d/$MODEL && -n $want && $(last_epoch "$d/$METRICS") == "$want" ]]; then
         complete=yes
     fi
     printf 'R\t%s\t%s\n' "$name" "$complete"
     if [[ -f $d/params.tsv ]]; then awk -F'\t' 'NF >= 1 && $1 != "" { print "P\t" $0 }' "$d/params.tsv"; fi
-    tr -d '\r' <"$d/metrics.csv" | awk '{ print "M\t" $0 }'
+    tr -d '\r' <"$d/$METRICS" | awk '{ print "M\t" $0 }'
     n=$((n + 1))
 done >"$tmp/runs.tsv"
-((n > 0)) || ae_die "no runs in $dir (no subfolder has a metrics.csv)"
+((n > 0)) || ae_die "no runs in $dir (no subfolder has a $METRICS)"
 
 title=$(cd -- "$dir" && pwd)
 title=${title##*/}
 awk -F'\t' -v csv="$tmp/summary.csv" -v md="$tmp/summary.md" -v svg="$tmp/test_loss.svg" \
-    -v title="${title:-/}" '
+    -v title="${title:-/}" -v shown="$shown" '
 function isnum(s) { return s ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
 function csvq(s) { if (s ~ /[",\r]/) { gsub(/"/, "\"\"", s); s = "\"" s "\"" } return s }
 function mdq(s) { gsub(/\|/, "\\|", s); return s }
@@ -106,7 +117,7 @@ function px(x) { return sprintf("%.1f", L + (x - xlo) / (xhi - xlo) * PW) }
 function py(y) { return sprintf("%.1f", T + PH - (y - ylo) / (yhi - ylo) * PH) }
 
 BEGIN {
-    nm = split("train_loss val_loss test_loss test_recon test_kl test_loss_mu", mcol, " ")
+    nm = split(shown, mcol, " ")
     split("#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf", color, " ")
     split("none|7 4|2 3|9 3 2 3", dash, "|")
 }

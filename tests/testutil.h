@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <math.h>
 
+#include "ae/config.h"
 #include "ae/rng.h"
 
 /* Runs every test of s and frees the runner: the exit status of a suite's
@@ -61,6 +62,33 @@ static inline unsigned char *tu_slurp(const char *p, size_t *size)
     b[n] = '\0';
     *size = (size_t)n;
     return b;
+}
+
+/* dir/name in one of four rotating buffers (so a call can hold a few). */
+static inline const char *tu_path_in(const char *dir, const char *name)
+{
+    static char buf[4][4200];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* A small spec of the given type: 32-unit encoder and decoder, latent 6,
+ * lr 1e-2, data.train "train.idx". */
+static inline ae_config tu_tiny_config(ae_model_type type)
+{
+    ae_config c;
+    ae_config_defaults(&c);
+    c.model.type = type;
+    c.model.n_encoder = 1;
+    c.model.encoder[0] = 32;
+    c.model.n_decoder = 1;
+    c.model.decoder[0] = 32;
+    c.model.latent = 6;
+    c.train.lr = 1e-2;
+    snprintf(c.data.train, sizeof c.data.train, "train.idx");
+    return c;
 }
 
 /* ------------------------------------------- finite-difference checks */

@@ -9,6 +9,7 @@
 #include "ae/batch.h"
 #include "ae/checkpoint.h"
 #include "ae/fileio.h"
+#include "ae/latent.h"
 #include "ae/model.h"
 #include "ae/pictures.h"
 #include "ae/rng.h"
@@ -93,15 +94,6 @@ static ae_status write_csv(const char *path, const ae_model *m, const float *y, 
 
 typedef enum { MODE_SAMPLE, MODE_CODES, MODE_INTERPOLATE, MODE_TRAVERSE, MODE_MANIFOLD } picture_mode;
 
-/* Encodes rows idx[0..n) of ds (all rows when idx is NULL) into mu and,
- * when not NULL, logvar [n x L]; fixed binarisation is part of the input. */
-static bool encode_rows(ae_model *m, const ae_config *cfg, const ae_dataset *ds,
-                        const size_t *idx, size_t n, float *mu, float *logvar)
-{
-    ae_binarize bin = cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE;
-    return ae_model_encode_rows(m, ds, idx, n, bin, NULL, mu, logvar, NULL) == AE_OK;
-}
-
 /* An example index of ds from an option's text, or an error message. */
 static bool parse_index(const char *opt, const char *s, const ae_dataset *ds, const char *path,
                         size_t *out)
@@ -118,10 +110,188 @@ static bool parse_index(const char *opt, const char *s, const ae_dataset *ds, co
     return true;
 }
 
-static int cmp_float(const void *a, const void *b)
+/* What the picture's mode works from, and what it fills: the codes z
+ * [count x L] to decode, the grid's columns, and the class of a conditional
+ * model (-1: one row per class). */
+typedef struct {
+    ae_model *m;
+    const ae_dataset *ds;        /* --data (empty when not given) */
+    const char *model_path, *data_path;
+    ae_binarize bin;             /* fixed binarisation is part of the model's input */
+    long n, steps, side;
+    double range;
+    float *z;
+    size_t count;
+    long cols, cls;
+} job_t;
+
+/* Returns -1 when the mode filled the job, else the exit code (message given). */
+static int fail_st(ae_status st, const ae_error *err) { return cli_fail(st, err); }
+
+static int oom(void)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    cli_error("out of memory");
+    return 1;
+}
+
+static int mode_codes(job_t *j, const char *codes_path)
+{
+    ae_error err = {{0}};
+    ae_status st = ae_codes_load(codes_path, j->m->latent, &j->z, &j->count, &err);
+    if (st != AE_OK)
+        return fail_st(st, &err);
+    if (j->m->classes && j->cls < 0) {
+        cli_error("decoding codes with a conditional VAE needs one class: --class C");
+        return 2;
+    }
+    return -1;
+}
+
+static int mode_sample(job_t *j, uint64_t seed, double temperature)
+{
+    ae_model *m = j->m;
+    if (!m->family->variational) {
+        cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample "
+                  "from; decode chosen codes with --from-codes FILE", j->model_path,
+                  m->family->name);
+        return 2;
+    }
+    j->count = (size_t)j->n;
+    if (m->classes && j->cls < 0) { /* n per class, one row per class */
+        j->cols = j->n;
+        j->count = (size_t)j->n * m->classes;
+    }
+    if (!(j->z = malloc(j->count * m->latent * sizeof(float)))) {
+        cli_error("out of memory for %zu samples", j->count);
+        return 1;
+    }
+    ae_rng rng;
+    ae_rng_seed(&rng, seed);
+    ae_model_prior_sample(m, j->count, &rng, (float)temperature, j->z);
+    return -1;
+}
+
+static int mode_interpolate(job_t *j, const char *arg)
+{
+    size_t ab[2];
+    const char *comma = strchr(arg, ',');
+    char first[32];
+    if (!comma || comma - arg >= (long)sizeof first) {
+        cli_error("--interpolate: expected two example indices A,B, got '%s'", arg);
+        return 2;
+    }
+    snprintf(first, sizeof first, "%.*s", (int)(comma - arg), arg);
+    if (!parse_index("--interpolate", first, j->ds, j->data_path, &ab[0]) ||
+        !parse_index("--interpolate", comma + 1, j->ds, j->data_path, &ab[1]))
+        return 2;
+    j->count = (size_t)j->steps;
+    if (!(j->z = malloc(j->count * j->m->latent * sizeof(float))))
+        return oom();
+    ae_error err = {{0}};
+    ae_status st = ae_latent_interpolate(j->m, j->ds, j->bin, ab[0], ab[1], j->count, j->z, &err);
+    if (st != AE_OK)
+        return fail_st(st, &err);
+    if (j->m->classes && j->cls < 0)
+        j->cls = j->ds->labels[ab[0]];
+    if (!j->cols)
+        j->cols = (long)j->count;
+    return -1;
+}
+
+/* --traverse's dimensions: "all", or a list of indices below L, into dims. */
+static int parse_dims(const char *arg, const char *model_path, size_t L, size_t *dims,
+                      size_t *n_dims)
+{
+    *n_dims = 0;
+    if (!strcmp(arg, "all")) {
+        for (size_t d = 0; d < L; d++)
+            dims[(*n_dims)++] = d;
+        return -1;
+    }
+    for (const char *p = arg; *p;) {
+        char item[32];
+        size_t len = strcspn(p, ",");
+        snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
+        char *stop;
+        long d = strtol(item, &stop, 10);
+        if (!len || *stop || item[0] == '-' || item[0] == '+' || item[0] == ' ') {
+            cli_error("--traverse: expected a latent dimension (0..%zu), a list like 0,3,5, "
+                      "or all, got '%s'", L - 1, arg);
+            return 2;
+        }
+        if ((size_t)d >= L) {
+            cli_error("--traverse: dimension %ld is out of range: the latent of %s has %zu "
+                      "dimensions (0..%zu)", d, model_path, L, L - 1);
+            return 2;
+        }
+        if (*n_dims >= L) {
+            cli_error("--traverse: at most %zu dimensions", L);
+            return 2;
+        }
+        dims[(*n_dims)++] = (size_t)d;
+        p += len + (p[len] == ',');
+    }
+    if (*n_dims == 0) {
+        cli_error("--traverse: expected a latent dimension (0..%zu), a list like 0,3,5, or "
+                  "all, got '%s'", L - 1, arg);
+        return 2;
+    }
+    return -1;
+}
+
+static int mode_traverse(job_t *j, const char *arg, const char *index_arg)
+{
+    const size_t L = j->m->latent;
+    size_t start = 0, n_dims = 0;
+    if (index_arg && !parse_index("--index", index_arg, j->ds, j->data_path, &start))
+        return 2;
+    size_t *dims = malloc(L * sizeof(size_t));
+    if (!dims)
+        return oom();
+    int rc = parse_dims(arg, j->model_path, L, dims, &n_dims);
+    if (rc < 0) {
+        j->count = n_dims * (size_t)j->steps;
+        if (!(j->z = malloc(j->count * L * sizeof(float)))) {
+            free(dims);
+            return oom();
+        }
+        ae_error err = {{0}};
+        ae_status st = ae_latent_traverse(j->m, j->ds, j->bin, start, dims, n_dims,
+                                          (size_t)j->steps, j->range, j->z, &err);
+        if (st != AE_OK)
+            rc = fail_st(st, &err);
+    }
+    free(dims);
+    if (rc >= 0)
+        return rc;
+    if (j->m->classes && j->cls < 0)
+        j->cls = j->ds->labels[start];
+    if (!j->cols)
+        j->cols = j->steps;
+    return -1;
+}
+
+static int mode_manifold(job_t *j)
+{
+    const size_t L = j->m->latent;
+    size_t da = 0, db = 1;
+    if (L > 2) {
+        /* the two dimensions the encoder uses most */
+        double kl[2];
+        ae_error err = {{0}};
+        ae_status st = ae_latent_top_kl(j->m, j->ds, j->bin, &da, &db, kl, &err);
+        if (st != AE_OK)
+            return fail_st(st, &err);
+        fprintf(stderr, "aesample: manifold over z%zu (across, KL %.3f) and z%zu (up, KL %.3f), "
+                        "the dimensions with the highest KL over %s; the other %zu at 0\n",
+                da, kl[0], db, kl[1], j->data_path, L - 2);
+    }
+    j->count = (size_t)j->side * (size_t)j->side;
+    if (!(j->z = malloc(j->count * L * sizeof(float))))
+        return oom();
+    ae_manifold_codes(j->z, L, (size_t)j->side, da, db, j->range);
+    j->cols = j->side;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -244,9 +414,8 @@ int main(int argc, char **argv)
     if (st != AE_OK)
         return cli_fail(st, &err);
     int rc = 0;
-    float *z = NULL, *y = NULL, *mu = NULL, *lv = NULL;
+    float *z = NULL, *y = NULL;
     int32_t *labels = NULL;
-    size_t *rows = NULL;
     ae_dataset ds = {0};
     size_t count = (size_t)n, L = m.latent;
     long cls = -1; /* -1: every class (sampling), or the examples' own (interpolate, traverse) */
@@ -309,211 +478,21 @@ int main(int argc, char **argv)
         }
     }
 
-    if (mode == MODE_CODES) {
-        st = ae_codes_load(codes_path, L, &z, &count, &err);
-        if (st != AE_OK) {
-            rc = cli_fail(st, &err);
-            goto out;
-        }
-        if (m.classes && cls < 0) {
-            cli_error("decoding codes with a conditional VAE needs one class: --class C");
-            rc = 2;
-            goto out;
-        }
-    } else if (mode == MODE_SAMPLE) {
-        if (!m.family->variational) {
-            cli_error("%s is a plain autoencoder (model.type %s): it has no prior to sample "
-                      "from; decode chosen codes with --from-codes FILE", model_path,
-                      ae_model_type_name(m.type));
-            rc = 2;
-            goto out;
-        }
-        if (m.classes && cls < 0) { /* n per class, one row per class */
-            cols = n;
-            count = (size_t)n * m.classes;
-        }
-        z = malloc(count * L * sizeof(float));
-        if (!z) {
-            cli_error("out of memory for %zu samples", count);
-            rc = 1;
-            goto out;
-        }
-        ae_rng rng;
-        ae_rng_seed(&rng, seed);
-        ae_model_prior_sample(&m, count, &rng, (float)temperature, z);
-    } else if (mode == MODE_INTERPOLATE) {
-        size_t ab[2];
-        const char *comma = strchr(interp_arg, ',');
-        char first[32];
-        if (!comma || comma - interp_arg >= (long)sizeof first) {
-            cli_error("--interpolate: expected two example indices A,B, got '%s'", interp_arg);
-            rc = 2;
-            goto out;
-        }
-        snprintf(first, sizeof first, "%.*s", (int)(comma - interp_arg), interp_arg);
-        if (!parse_index("--interpolate", first, &ds, data_path, &ab[0]) ||
-            !parse_index("--interpolate", comma + 1, &ds, data_path, &ab[1])) {
-            rc = 2;
-            goto out;
-        }
-        count = (size_t)steps;
-        z = malloc(count * L * sizeof(float));
-        mu = malloc(2 * L * sizeof(float));
-        if (!z || !mu || !encode_rows(&m, &cfg, &ds, ab, 2, mu, NULL)) {
-            cli_error("out of memory");
-            rc = 1;
-            goto out;
-        }
-        for (size_t k = 0; k < count; k++) {
-            float t = (float)k / (float)(count - 1);
-            for (size_t j = 0; j < L; j++)
-                z[k * L + j] = (1.0f - t) * mu[j] + t * mu[L + j];
-        }
-        if (m.classes && cls < 0)
-            cls = ds.labels[ab[0]];
-        if (!cols)
-            cols = (long)count;
-    } else if (mode == MODE_TRAVERSE) {
-        size_t start = 0;
-        if (index_arg && !parse_index("--index", index_arg, &ds, data_path, &start)) {
-            rc = 2;
-            goto out;
-        }
-        /* the dimensions: "all", or a list of indices below L */
-        size_t n_dims = 0;
-        rows = malloc(L * sizeof(size_t));
-        if (!rows) {
-            cli_error("out of memory");
-            rc = 1;
-            goto out;
-        }
-        if (!strcmp(traverse_arg, "all")) {
-            for (size_t j = 0; j < L; j++)
-                rows[n_dims++] = j;
-        } else {
-            for (const char *p = traverse_arg; *p;) {
-                char item[32];
-                size_t len = strcspn(p, ",");
-                snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
-                char *stop;
-                long d = strtol(item, &stop, 10);
-                if (!len || *stop || item[0] == '-' || item[0] == '+' || item[0] == ' ') {
-                    cli_error("--traverse: expected a latent dimension (0..%zu), a list like "
-                              "0,3,5, or all, got '%s'", L - 1, traverse_arg);
-                    rc = 2;
-                    goto out;
-                }
-                if ((size_t)d >= L) {
-                    cli_error("--traverse: dimension %ld is out of range: the latent of %s has "
-                              "%zu dimensions (0..%zu)", d, model_path, L, L - 1);
-                    rc = 2;
-                    goto out;
-                }
-                if (n_dims >= L) {
-                    cli_error("--traverse: at most %zu dimensions", L);
-                    rc = 2;
-                    goto out;
-                }
-                rows[n_dims++] = (size_t)d;
-                p += len + (p[len] == ',');
-            }
-        }
-        if (n_dims == 0) {
-            cli_error("--traverse: expected a latent dimension (0..%zu), a list like 0,3,5, "
-                      "or all, got '%s'", L - 1, traverse_arg);
-            rc = 2;
-            goto out;
-        }
-        count = n_dims * (size_t)steps;
-        z = malloc(count * L * sizeof(float));
-        mu = malloc(ds.n * L * sizeof(float));
-        float *q = malloc((size_t)steps * n_dims * sizeof(float)); /* [n_dims x steps] values */
-        float *col = !m.family->variational ? malloc(ds.n * sizeof(float)) : NULL;
-        if (!z || !mu || !q || (!m.family->variational && !col)) {
-            free(q);
-            free(col);
-            cli_error("out of memory");
-            rc = 1;
-            goto out;
-        }
-        /* A VAE's values are the prior's quantiles; an autoencoder has no
-         * prior, so its own codes over --data give the quantiles. */
-        bool ok_enc = !m.family->variational ? encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, NULL)
-                                            : encode_rows(&m, &cfg, &ds, &start, 1, mu, NULL);
-        for (size_t k = 0; ok_enc && k < n_dims; k++) {
-            if (col) {
-                for (size_t i = 0; i < ds.n; i++)
-                    col[i] = mu[i * L + rows[k]];
-                qsort(col, ds.n, sizeof(float), cmp_float);
-            }
-            for (long s = 0; s < steps; s++) {
-                double pq = range + (1 - 2 * range) * (double)s / (double)(steps - 1);
-                if (col) {
-                    double pos = pq * (double)(ds.n - 1), fl = floor(pos);
-                    size_t i0 = (size_t)fl, i1 = i0 + 1 < ds.n ? i0 + 1 : i0;
-                    q[k * (size_t)steps + (size_t)s] =
-                        (float)((1 - (pos - fl)) * col[i0] + (pos - fl) * col[i1]);
-                } else {
-                    q[k * (size_t)steps + (size_t)s] = (float)ae_normal_quantile(pq);
-                }
-            }
-        }
-        free(col);
-        if (!ok_enc) {
-            free(q);
-            cli_error("out of memory");
-            rc = 1;
-            goto out;
-        }
-        const float *base = mu + (!m.family->variational ? start * L : 0);
-        for (size_t k = 0; k < n_dims; k++)
-            for (size_t s = 0; s < (size_t)steps; s++) {
-                float *row = z + (k * (size_t)steps + s) * L;
-                memcpy(row, base, L * sizeof(float));
-                row[rows[k]] = q[k * (size_t)steps + s];
-            }
-        free(q);
-        if (m.classes && cls < 0)
-            cls = ds.labels[start];
-        if (!cols)
-            cols = steps;
-    } else { /* MODE_MANIFOLD */
-        size_t da = 0, db = 1;
-        if (L > 2) {
-            /* The two dimensions the encoder uses most: the highest mean
-             * KL(q(z_j|x) || N(0, 1)) = (mu^2 + exp(lv) - 1 - lv) / 2. */
-            mu = malloc(ds.n * L * sizeof(float));
-            lv = malloc(ds.n * L * sizeof(float));
-            double *kl = calloc(L, sizeof(double));
-            if (!mu || !lv || !kl || !encode_rows(&m, &cfg, &ds, NULL, ds.n, mu, lv)) {
-                free(kl);
-                cli_error("out of memory");
-                rc = 1;
-                goto out;
-            }
-            for (size_t i = 0; i < ds.n * L; i++)
-                kl[i % L] += 0.5 * ((double)mu[i] * mu[i] + exp(lv[i]) - 1.0 - lv[i]);
-            for (size_t j = 0; j < L; j++)
-                kl[j] /= (double)ds.n;
-            for (size_t j = 1; j < L; j++)
-                da = kl[j] > kl[da] ? j : da;
-            db = da == 0 ? 1 : 0;
-            for (size_t j = 0; j < L; j++)
-                db = j != da && kl[j] > kl[db] ? j : db;
-            fprintf(stderr, "aesample: manifold over z%zu (across, KL %.3f) and z%zu (up, KL %.3f), "
-                            "the dimensions with the highest KL over %s; the other %zu at 0\n",
-                    da, kl[da], db, kl[db], data_path, L - 2);
-            free(kl);
-        }
-        count = (size_t)side * (size_t)side;
-        z = malloc(count * L * sizeof(float));
-        if (!z) {
-            cli_error("out of memory");
-            rc = 1;
-            goto out;
-        }
-        ae_manifold_codes(z, L, (size_t)side, da, db, range);
-        cols = side;
+    job_t job = {&m, &ds, model_path, data_path,
+                 cfg.data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE,
+                 n, steps, side, range, NULL, 0, cols, cls};
+    int mrc = mode == MODE_CODES         ? mode_codes(&job, codes_path)
+              : mode == MODE_SAMPLE      ? mode_sample(&job, seed, temperature)
+              : mode == MODE_INTERPOLATE ? mode_interpolate(&job, interp_arg)
+              : mode == MODE_TRAVERSE    ? mode_traverse(&job, traverse_arg, index_arg)
+                                         : mode_manifold(&job);
+    z = job.z;
+    count = job.count;
+    cols = job.cols;
+    cls = job.cls;
+    if (mrc >= 0) {
+        rc = mrc;
+        goto out;
     }
     if (m.classes) {
         labels = malloc(count * sizeof(int32_t));
@@ -543,9 +522,6 @@ int main(int argc, char **argv)
 out:
     free(z);
     free(y);
-    free(mu);
-    free(lv);
-    free(rows);
     free(labels);
     ae_dataset_free(&ds);
     ae_model_free(&m);

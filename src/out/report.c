@@ -10,6 +10,7 @@
 #include "ae/fileio.h"
 #include "ae/model.h"
 #include "ae/plot.h"
+#include "ae/run.h"
 #include "base/strbuf.h"
 
 char *ae_base64_encode(const void *data, size_t n)
@@ -428,8 +429,8 @@ static void summary(ae_sb *b, const ae_config *cfg)
 
 ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
 {
-    char *metrics_path = ae_path_join(dir, "metrics.csv");
-    char *out_path = ae_path_join(dir, "report.html");
+    char *metrics_path = ae_path_join(dir, AE_RUN_METRICS);
+    char *out_path = ae_path_join(dir, AE_RUN_REPORT);
     char *spec = ae_config_to_json(cfg);
     char *csv = NULL;
     metrics m = {0};
@@ -466,20 +467,20 @@ ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
 
     bool vae = ae_family_get(cfg->model.type)->variational;
     ae_sb_puts(&b, "<h2>Loss curves</h2>\n");
-    st = figure_svg(&b, dir, "loss.svg", "No loss.svg in this folder.", err);
+    st = figure_svg(&b, dir, AE_RUN_LOSS_CHART, "No " AE_RUN_LOSS_CHART " in this folder.", err);
 
     const picture pics[3] = {
-        {"recon.png", "Reconstructions",
+        {AE_RUN_RECON, "Reconstructions",
          vae ? "Odd rows: examples (of the test set when there is one); the row below each: "
                "their reconstructions (the decoded mean at z = mu)."
              : "Odd rows: examples (of the test set when there is one); the row below each: "
                "their reconstructions.",
          "not written"},
-        {"samples.png", "Samples from the prior",
+        {AE_RUN_SAMPLES, "Samples from the prior",
          ae_family_get(cfg->model.type)->conditional ? "Decoded means of z ~ N(0, I); one column per class."
                                           : "Decoded means of z drawn from the prior.",
          vae ? "not written" : "A plain autoencoder has no prior to sample from."},
-        {"manifold.png", "Latent manifold",
+        {AE_RUN_MANIFOLD, "Latent manifold",
          "Decodings over a grid of normal quantiles (5% to 95%) of z0 (across) and z1 (up).",
          ae_family_get(cfg->model.type)->conditional
              ? "A conditional VAE's manifold depends on the class: "
@@ -493,7 +494,7 @@ ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
             st = figure_png(&b, dir, &pics[i], err);
     ae_sb_puts(&b, "</div>\n<h2>Latent space</h2>\n");
     if (st == AE_OK)
-        st = figure_svg(&b, dir, "latents.svg", "No latents.svg in this folder.", err);
+        st = figure_svg(&b, dir, AE_RUN_LATENTS, "No " AE_RUN_LATENTS " in this folder.", err);
 
     ae_sb_puts(&b, "<h2>Spec</h2>\n<p>The resolved spec (config.json): <code>aetrain --config "
                    "config.json</code> trains this model again.</p>\n<pre>");

@@ -18,13 +18,11 @@
 #include "ae/pictures.h"
 #include "ae/plot.h"
 #include "ae/report.h"
+#include "ae/run.h"
 #include "base/fpenv.h"
 #include "train/pretrain.h"
 
-#define METRICS_HEADER                                                                   \
-    "epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,"         \
-    "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
-    "seconds,examples_per_sec\n"
+#define METRICS_HEADER AE_RUN_METRICS_COLUMNS "\n"
 
 /* A batch loss this many times the run's first is taken as divergence. */
 #define DIVERGE_FACTOR 1e4
@@ -366,11 +364,11 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         }
     }
 
-    r->dir_config = ae_path_join(cfg->output.dir, "config.json");
-    r->dir_metrics = ae_path_join(cfg->output.dir, "metrics.csv");
-    r->dir_ckpt = ae_path_join(cfg->output.dir, "checkpoint.safetensors");
-    r->dir_model = ae_path_join(cfg->output.dir, "model.safetensors");
-    r->dir_loss = ae_path_join(cfg->output.dir, "loss.svg");
+    r->dir_config = ae_path_join(cfg->output.dir, AE_RUN_CONFIG);
+    r->dir_metrics = ae_path_join(cfg->output.dir, AE_RUN_METRICS);
+    r->dir_ckpt = ae_path_join(cfg->output.dir, AE_RUN_CHECKPOINT);
+    r->dir_model = ae_path_join(cfg->output.dir, AE_RUN_MODEL);
+    r->dir_loss = ae_path_join(cfg->output.dir, AE_RUN_LOSS_CHART);
     if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model || !r->dir_loss) {
         ae_error_set(err, "out of memory");
         return AE_ERR_NOMEM;
@@ -394,7 +392,7 @@ static ae_status write_latents(run_t *r, const ae_config *cfg, const ae_dataset 
     size_t n = src->n < LATENT_PLOT_MAX ? src->n : LATENT_PLOT_MAX, L = m->latent;
     if (n == 0)
         return AE_OK;
-    char *path = ae_path_join(cfg->output.dir, "latents.svg");
+    char *path = ae_path_join(cfg->output.dir, AE_RUN_LATENTS);
     float *codes = malloc(n * L * sizeof(float)); /* [n x L] */
     ae_status st = AE_OK;
     if (!path || !codes) {
@@ -422,7 +420,7 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     size_t n = src->n < 32 ? src->n : 32, cols = n < 8 ? n : 8;
     /* a cvae's samples: one column per class (up to 16 classes), 8 rows */
     size_t scols = m->classes ? (m->classes < 16 ? m->classes : 16) : 8, ns = 8 * scols;
-    char *path = ae_path_join(cfg->output.dir, "recon.png");
+    char *path = ae_path_join(cfg->output.dir, AE_RUN_RECON);
     float *x = malloc(n * m->input_dim * sizeof(float));
     float *z = malloc(ns * m->latent * sizeof(float));
     int32_t *y = malloc((ns > n ? ns : n) * sizeof(int32_t));
@@ -446,13 +444,13 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
         for (size_t i = 0; i < ns; i++)
             y[i] = m->classes ? (int32_t)(i % scols) : 0;
         ae_model_prior_sample(m, ns, &rng, 1.0f, z);
-        path = ae_path_join(cfg->output.dir, "samples.png");
+        path = ae_path_join(cfg->output.dir, AE_RUN_SAMPLES);
         st = path ? ae_picture_decode(path, m, z, m->classes ? y : NULL, ns, scols, err)
                   : AE_ERR_NOMEM;
         free(path);
     }
     if (st == AE_OK && m->latent == 2 && !m->family->conditional) {
-        path = ae_path_join(cfg->output.dir, "manifold.png");
+        path = ae_path_join(cfg->output.dir, AE_RUN_MANIFOLD);
         st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, 0, err) : AE_ERR_NOMEM;
         free(path);
     }

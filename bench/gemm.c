@@ -2,12 +2,13 @@
  *
  * Records the exact GEMM calls (shapes, transposes, beta) of one training
  * step and of one evaluation batch of the model a spec describes, replays
- * each call with OpenBLAS, and reports GFLOP/s per call and the GEMM-only
+ * each call with the spec's train.backend (OpenBLAS or oneDNN), and reports GFLOP/s per call and the GEMM-only
  * time of one epoch: steps x (one step's GEMMs) + the evaluation's GEMMs
  * (aetrain evaluates the test set twice per epoch: z sampled and z = mu).
  *
  * usage: bench_gemm SPEC.json [--threads N] [--dim D] [--train N] [--test N]
  *                   [--reps R] [--set KEY=VALUE ...]
+ * The backend is the spec's train.backend (--set train.backend=openblas). 
  * Defaults: D 784, train 60000, test 10000, reps 30 (median of R timings). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -93,6 +94,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gemm: %s\n", err.msg);
         return 2;
     }
+    if (ae_backend_select(cfg.train.backend, &err) != AE_OK) {
+        fprintf(stderr, "bench_gemm: %s\n", err.msg);
+        return 2;
+    }
     int used = ae_threads_set((int)threads);
     size_t B = (size_t)cfg.train.batch_size;
     ae_model m;
@@ -134,8 +139,8 @@ int main(int argc, char **argv)
         A[i] = ae_rng_uniform(&rng) - 0.5f;
         Bm[i] = ae_rng_uniform(&rng) - 0.5f;
     }
-    printf("spec %s, batch %zu, input %ld, %zu parameters, %d BLAS thread%s\n", spec, B, dim,
-           m.n_params, used, used == 1 ? "" : "s");
+    printf("spec %s, batch %zu, input %ld, %zu parameters, %s, %d thread%s\n", spec, B, dim,
+           m.n_params, ae_backend_describe(), used, used == 1 ? "" : "s");
     printf("one training step: %zu GEMM calls\n", n_step);
     double t_step = replay("train", step, n_step, (int)reps, A, Bm, C, 1);
     printf("one evaluation batch: %zu GEMM calls\n", n_eval);

@@ -12,7 +12,6 @@
 # and the seconds each stage took; the runs stay in DIR (default a temporary
 # folder, removed).  MNIST from scripts/get-mnist.sh (data/mnist/).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 epochs=10 iw=5000 limit=0 out=''
 while (($#)); do
     case $1 in
@@ -23,16 +22,9 @@ while (($#)); do
     *) echo "bench/iwae.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-for p in aetrain aeeval; do
-    [ -x "$root/build/$p" ] || { echo "bench/iwae.sh: build first (build/$p)" >&2; exit 2; }
-done
-bash "$root/scripts/get-mnist.sh" >&2
-M=$root/data/mnist
-if [ -z "$out" ]; then
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup iwae "$out" aetrain aeeval
 lim=()
 ((limit > 0)) && lim=(--limit "$limit")
 

@@ -16,7 +16,6 @@
 # each.  Prints a markdown table; the runs stay in DIR (default a temporary
 # folder, removed).  MNIST from scripts/get-mnist.sh (data/mnist/).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 epochs=10 iw=200 out=''
 while (($#)); do
     case $1 in
@@ -26,16 +25,9 @@ while (($#)); do
     *) echo "bench/likelihoods.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-for p in aetrain aeeval; do
-    [ -x "$root/build/$p" ] || { echo "bench/likelihoods.sh: build first (build/$p)" >&2; exit 2; }
-done
-bash "$root/scripts/get-mnist.sh" >&2
-M=$root/data/mnist
-if [ -z "$out" ]; then
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup likelihoods "$out" aetrain aeeval
 
 # name likelihood scale lr
 runs=("gaussian gaussian standardize 0.0001"

@@ -7,7 +7,10 @@
 # kernels), so compare two fingerprints taken on the same machine.
 #
 # usage: scripts/fingerprint.sh [-h|--help] [--build DIR] [--out FILE] [--compare FILE]
+#                                [--set KEY=VALUE]...
 #   --build DIR     the build to use (default build/; needs aetrain)
+#   --set KEY=VAL   a spec override for every run, e.g. train.backend=openblas
+#                   (a build from before train.backend existed takes no such key)
 #   --out FILE      write the fingerprint there (default: standard output)
 #   --compare FILE  also compare with an earlier fingerprint: exit 1 and show
 #                   the differences if any line differs
@@ -25,8 +28,8 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=deps.sh
 source "$here/deps.sh"
 
-usage() { printf 'usage: scripts/fingerprint.sh [-h|--help] [--build DIR] [--out FILE] [--compare FILE]\n' >&2; exit 2; }
-build=$AE_ROOT/build out='' compare=''
+usage() { printf 'usage: scripts/fingerprint.sh [-h|--help] [--build DIR] [--out FILE] [--compare FILE] [--set KEY=VALUE]...\n' >&2; exit 2; }
+build=$AE_ROOT/build out='' compare='' sets=()
 while (($# > 0)); do
     case $1 in
     -h | --help)
@@ -36,6 +39,7 @@ while (($# > 0)); do
     --build) build=$(cd -- "${2:?--build needs a folder}" && pwd); shift ;;
     --out) out=${2:?--out needs a file}; shift ;;
     --compare) compare=${2:?--compare needs a file}; shift ;;
+    --set) sets+=(--set "${2:?--set needs KEY=VALUE}"); shift ;;
     *) usage ;;
     esac
     shift
@@ -60,7 +64,7 @@ for spec in "$AE_ROOT"/configs/*.json; do
         --set "data.test=\"$mnist/t10k-images-idx3-ubyte.gz\"" \
         --set "data.test_labels=\"$mnist/t10k-labels-idx1-ubyte.gz\"" \
         --set data.train_limit=5000 --set data.test_limit=1000 --set output.images=false \
-        --out "$work/$name" || ae_die "training $name failed"
+        "${sets[@]}" --out "$work/$name" || ae_die "training $name failed"
     "$py" - "$name" "$work/$name/metrics.csv" "$work/$name/model.safetensors" >>"$result" <<'PY'
 import csv, hashlib, json, struct, sys
 name, metrics, model = sys.argv[1:]

@@ -404,5 +404,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return tu_run_suite(suite());
+    return tu_run_suite_each_backend(suite);
 }

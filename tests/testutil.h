@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <math.h>
 
+#include "ae/backend.h"
 #include "ae/config.h"
 #include "ae/rng.h"
 
@@ -23,6 +24,24 @@ static inline int tu_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Runs the suite make() builds once per GEMM backend of this build
+ * (ae/backend.h: OpenBLAS, and oneDNN when built in), so every check, the
+ * finite-difference gradients above all, holds on each. */
+static inline int tu_run_suite_each_backend(Suite *(*make)(void))
+{
+    int rc = EXIT_SUCCESS;
+    const ae_backend backends[] = {AE_BACKEND_OPENBLAS, AE_BACKEND_ONEDNN};
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        if (ae_backend_select(backends[i], NULL) != AE_OK)
+            continue; /* oneDNN not built in */
+        printf("backend %s\n", ae_backend_describe());
+        fflush(stdout);
+        if (tu_run_suite(make()) != EXIT_SUCCESS)
+            rc = EXIT_FAILURE;
+    }
+    return rc;
 }
 
 /* mkdtemp from a template such as "/tmp/ae_img_XXXXXX" into dir. */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ae/layer.h"
+#include "ae/backend.h"
 #include "ae/likelihood.h"
 #include "ae/noise.h"
 #include "ae/optim.h"
@@ -97,6 +98,7 @@ typedef struct {
         double weight_decay;        /* L2 added to the gradient; default 0 */
         uint64_t seed;              /* default 1 */
         int threads;                /* 0 = all cores; default 0 */
+        ae_backend backend;         /* GEMM library: auto | onednn | openblas; default auto */
         double kl_warmup_epochs;    /* beta ramps linearly from 0; default 0 */
         double kl_capacity;         /* Burgess et al.: beta*|KL - C|, C -> this; 0 = off */
         double kl_capacity_epochs;  /* C grows linearly over this many epochs */

@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "                     lock (DIR/aetrain.lock)\n"
             "  --quiet            print only errors\n"
             "  --help             this text\n"
-            "  --version          the version\n"
+            "  --version          the version and the default GEMM backend\n"
             "\n"
             "Ctrl-C (SIGINT) or SIGTERM finishes the current batch, writes the checkpoint and\n"
             "says how to resume; a second Ctrl-C stops at once (the last checkpoint stays).\n"
@@ -170,8 +170,9 @@ static void on_start(void *vctx, const ae_run_info *info)
         fprintf(stderr, ", %zu validation", info->n_val);
     if (info->n_test)
         fprintf(stderr, ", %zu test", info->n_test);
-    fprintf(stderr, " examples of %zu features; %zu parameters; %d BLAS thread%s",
-            info->dim, info->n_params, info->threads, info->threads == 1 ? "" : "s");
+    fprintf(stderr, " examples of %zu features; %zu parameters; %s, %d thread%s",
+            info->dim, info->n_params, ae_backend_describe(), info->threads,
+            info->threads == 1 ? "" : "s");
     if (info->ranks > 1)
         fprintf(stderr, " in each of %d MPI ranks", info->ranks);
     fprintf(stderr, "; output in %s\n", info->out_dir);
@@ -260,7 +261,7 @@ int main(int argc, char **argv)
             goto out;
         } else if (!strcmp(a, "--version")) {
             if (rank == 0)
-                printf("aetrain %s\n", ae_version());
+                printf("aetrain %s, GEMM backend %s\n", ae_version(), ae_backend_describe());
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {

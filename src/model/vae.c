@@ -8,15 +8,10 @@
 #include "model/family.h"
 #include "nn/layers.h"
 
-static void configure_vae(ae_model *t, const ae_config *cfg)
+/* A conditional model takes model.classes label values. */
+static void configure(ae_model *t, const ae_config *cfg)
 {
-    (void)t;
-    (void)cfg;
-}
-
-static void configure_cvae(ae_model *t, const ae_config *cfg)
-{
-    t->classes = (size_t)cfg->model.classes;
+    t->classes = t->family->conditional ? (size_t)cfg->model.classes : 0;
 }
 
 void ae_vae_add_head(ae_model *t, const ae_config *cfg, size_t in, size_t *n)
@@ -58,20 +53,9 @@ size_t ae_vae_param_views(const ae_model *m, ae_param_view *views, size_t max)
     return ae_stack_views(&m->dec, "decoder", 0, views, k, max);
 }
 
-static const struct ae_family_ops VAE_OPS = {
-    .configure = configure_vae,
-    .add_head = ae_vae_add_head,
-    .forward = ae_vae_forward,
-    .backward = ae_vae_backward,
-    .encode = ae_gaussian_encode,
-    .prior_sample = ae_standard_prior_sample,
-    .log_prior = ae_standard_log_prior,
-    .kl_terms = ae_standard_kl_terms,
-    .param_views = ae_vae_param_views,
-};
-
-static const struct ae_family_ops CVAE_OPS = {
-    .configure = configure_cvae,
+/* the same passes for both: the label is an input of the stacks */
+static const struct ae_family_ops OPS = {
+    .configure = configure,
     .add_head = ae_vae_add_head,
     .forward = ae_vae_forward,
     .backward = ae_vae_backward,
@@ -87,7 +71,7 @@ const ae_family ae_family_vae = {
     .title = "variational autoencoder",
     .variational = true,
     .can_tie = true,
-    .ops = &VAE_OPS,
+    .ops = &OPS,
 };
 
 const ae_family ae_family_cvae = {
@@ -95,5 +79,5 @@ const ae_family ae_family_cvae = {
     .title = "conditional VAE",
     .variational = true,
     .conditional = true,
-    .ops = &CVAE_OPS,
+    .ops = &OPS,
 };

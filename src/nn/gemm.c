@@ -1,8 +1,59 @@
 #include "nn/gemm.h"
 
 #include <cblas.h>
-#include "base/par.h"
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "ae/backend.h"
+#include "base/par.h"
+#include "nn/gemm_onednn.h"
+
+static ae_backend backend = AE_BACKEND_AUTO; /* resolved on first use */
+
+/* auto: the environment's AE_BACKEND when it names a usable backend, else
+ * oneDNN when built in, else OpenBLAS. */
+static ae_backend resolved(void)
+{
+    if (backend != AE_BACKEND_AUTO)
+        return backend;
+    const char *env = getenv("AE_BACKEND");
+    if (env && !strcmp(env, "openblas"))
+        backend = AE_BACKEND_OPENBLAS;
+    else
+        backend = ae_onednn_available() ? AE_BACKEND_ONEDNN : AE_BACKEND_OPENBLAS;
+    return backend;
+}
+
+ae_status ae_backend_select(ae_backend b, ae_error *err)
+{
+    if (b == AE_BACKEND_ONEDNN && !ae_onednn_available()) {
+        ae_error_set(err, "train.backend: onednn is not available in this build (built without "
+                          "oneDNN: install libdnnl-dev and rebuild); use auto or openblas");
+        return AE_ERR_USAGE;
+    }
+    backend = b;
+    resolved();
+    return AE_OK;
+}
+
+ae_backend ae_backend_current(void) { return resolved(); }
+
+const char *ae_backend_name(ae_backend b)
+{
+    static const char *const names[AE_BACKEND_COUNT] = {"auto", "onednn", "openblas"};
+    return (unsigned)b < AE_BACKEND_COUNT ? names[b] : NULL;
+}
+
+const char *ae_backend_describe(void)
+{
+    static char d[96];
+    if (resolved() == AE_BACKEND_ONEDNN)
+        snprintf(d, sizeof d, "onednn %s (isa %s)", ae_onednn_version(), ae_onednn_isa());
+    else
+        snprintf(d, sizeof d, "openblas");
+    return d;
+}
 
 static ae_gemm_call *rec_calls;
 static size_t rec_cap, *rec_n;
@@ -33,6 +84,9 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
             rec_calls[*rec_n] = (ae_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
         ++*rec_n;
     }
+    if (resolved() == AE_BACKEND_ONEDNN &&
+        ae_onednn_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
                 A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
@@ -56,6 +110,7 @@ int ae_blas_set_threads(int n)
         n = openblas_get_num_procs();
     }
     openblas_set_num_threads(n);
+    ae_onednn_set_threads(n);
     /* the elementwise passes get a second core too (see par.h) */
     ae_par_set_threads(openblas_get_num_threads());
     return openblas_get_num_threads();

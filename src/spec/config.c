@@ -53,6 +53,7 @@ static const char *const INITS[] = {"auto", "he", "glorot", "pytorch"};
 static const char *const SCALES[] = {"unit", "standardize", "none"};
 static const char *const BINARIZE[] = {"none", "fixed", "dynamic"};
 static const char *const OPTIMIZERS[] = {"adam", "sgd"};
+static const char *const BACKENDS[] = {"auto", "onednn", "openblas"};
 
 static const char *const TOP_KEYS[] = {"model", "data", "train", "output"};
 static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", "latent",
@@ -70,7 +71,7 @@ static const char *const CSV_KEYS[] = {"label_column", "header"};
 static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimizer", "lr",
                                          "momentum",     "adam_beta1",   "adam_beta2", "adam_eps",
                                          "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
-                                         "kl_capacity",  "kl_capacity_epochs", "pretrain"};
+                                         "kl_capacity",  "kl_capacity_epochs", "pretrain", "backend"};
 static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images"};
 
 /* Keys that hold file paths: an override value that parses as a JSON number or
@@ -998,6 +999,10 @@ static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
         (st = rd_enum(v, s, "train", "optimizer", OPTIMIZERS, COUNT(OPTIMIZERS), &e)))
         return st;
     c->train.optimizer = (ae_optimizer)e;
+    e = (int)c->train.backend;
+    if ((st = rd_enum(v, s, "train", "backend", BACKENDS, COUNT(BACKENDS), &e)))
+        return st;
+    c->train.backend = (ae_backend)e;
     double seed = (double)c->train.seed;
     if ((st = rd_num(v, s, "train", "lr", NUM_GT0, &c->train.lr)) ||
         (st = rd_num(v, s, "train", "momentum", NUM_UNIT, &c->train.momentum)) ||
@@ -1345,7 +1350,8 @@ static const char *unserializable(const ae_config *c)
         (unsigned)c->model.noise.type >= COUNT(NOISES) ||
         (unsigned)c->model.sparsity.type >= COUNT(SPARSITIES) ||
         (unsigned)c->data.scale >= COUNT(SCALES) || (unsigned)c->data.binarize >= COUNT(BINARIZE) ||
-        (unsigned)c->train.optimizer >= COUNT(OPTIMIZERS))
+        (unsigned)c->train.optimizer >= COUNT(OPTIMIZERS) ||
+        (unsigned)c->train.backend >= COUNT(BACKENDS))
         return "an enum field holds an invalid value";
     if (c->model.n_encoder < 0 || c->model.n_encoder > AE_MAX_LAYERS || c->model.n_decoder < 0 ||
         c->model.n_decoder > AE_MAX_LAYERS)
@@ -1497,6 +1503,7 @@ char *ae_config_to_json(const ae_config *c)
     put_int(t, "epochs", c->train.epochs, &ok);
     put_int(t, "batch_size", c->train.batch_size, &ok);
     put_str(t, "optimizer", OPTIMIZERS[c->train.optimizer], &ok);
+    put_str(t, "backend", BACKENDS[c->train.backend], &ok);
     put_num(t, "lr", c->train.lr, &ok);
     put_num(t, "momentum", c->train.momentum, &ok);
     put_num(t, "adam_beta1", c->train.adam_beta1, &ok);

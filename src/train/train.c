@@ -755,7 +755,10 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
         threads = cores > ae_dist_local_size() ? (int)(cores / ae_dist_local_size()) : 1;
     }
     threads = ae_threads_set(threads);
-    ae_status st = ae_dist_agree(setup(&r, cfg, resume_path, err), err);
+    ae_status st = ae_backend_select(cfg->train.backend, err);
+    if (st == AE_OK)
+        st = setup(&r, cfg, resume_path, err);
+    st = ae_dist_agree(st, err);
     if (st != AE_OK) {
         run_free(&r);
         return st;

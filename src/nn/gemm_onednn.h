@@ -1,0 +1,27 @@
+/* ae_gemm's oneDNN backend (gemm_onednn.c), for gemm.c.  Internal. */
+#ifndef AE_GEMM_ONEDNN_H
+#define AE_GEMM_ONEDNN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Whether oneDNN is built in and its CPU engine starts. */
+bool ae_onednn_available(void);
+
+/* C = alpha op(A) op(B) + beta C as ae_gemm; false (C untouched) when the
+ * backend cannot do it (alpha != 1, beta not 0 or 1, no oneDNN), so the
+ * caller falls back to BLAS. */
+bool ae_onednn_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* OpenMP threads of oneDNN's primitives. */
+void ae_onednn_set_threads(int n);
+
+/* The instruction set oneDNN dispatches to ("avx2", "avx512_core_amx"),
+ * its version, and the implementation of the last primitive created
+ * ("brg:avx2"; "" before the first). */
+const char *ae_onednn_isa(void);
+const char *ae_onednn_version(void);
+const char *ae_onednn_last_impl(void);
+
+#endif

@@ -724,6 +724,16 @@ START_TEST(test_variant_errors)
     combo_fails(h2, 1, "model.hidden2=[64]: only used by model.type hvae (this is vae)");
     const char *q[] = {"model.type=cvae", "model.classes=3", "model.tied=true"};
     combo_fails(q, 3, "spec.json: model.tied: is for model.type ae, vae or iwae");
+    const char *iw1[] = {"model.iw_samples=3"};
+    combo_fails(iw1, 1, "--set model.iw_samples=3: only used by model.type iwae (this is vae)");
+    const char *iw2[] = {"model.type=iwae", "model.iw_samples=4096", "train.batch_size=1000"};
+    combo_fails(iw2, 3, "spec.json: model.iw_samples: 4096 samples for each of train.batch_size = 1000");
+    const char *iw3[] = {"model.type=iwae", "train.kl_capacity=5"};
+    combo_fails(iw3, 2, "spec.json: train.kl_capacity: does not combine with model.type iwae");
+    const char *iw4[] = {"model.type=iwae", "model.iw_samples=0"};
+    combo_fails(iw4, 2, "model.iw_samples=0: expected");
+    const char *be[] = {"train.backend=gpu"};
+    combo_fails(be, 1, "--set train.backend=gpu: expected one of auto, onednn, openblas, got \"gpu\"");
     const char *gs1[] = {"model.gaussian_std=0.5"};
     combo_fails(gs1, 1, "--set model.gaussian_std=0.5: only used by model.likelihood gaussian (this is bernoulli)");
     const char *gs2[] = {"model.likelihood=gaussian", "model.gaussian_std=0"};

@@ -35,6 +35,8 @@
 
 #define AE_LOGVAR_MIN (-30.0f)
 #define AE_LOGVAR_MAX 20.0f
+/* Rows the decoder's workspace may hold: max_batch * iw_samples. */
+#define AE_MAX_DECODER_ROWS (1 << 20)
 
 typedef struct {
     double loss;   /* batch mean of recon + beta * kl + reg + iw */

@@ -155,9 +155,11 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     t.max_batch = max_batch;
     t.iw_samples = 1;
     t.family->ops->configure(&t, cfg);
-    if (t.iw_samples > ((size_t)1 << 20) / max_batch + 1) {
-        ae_error_set(err, "model: %zu samples of a batch of %zu are too many rows", t.iw_samples,
-                     max_batch);
+    if (t.iw_samples > AE_MAX_DECODER_ROWS / max_batch) {
+        ae_error_set(err, "model.iw_samples: %zu samples for each of a batch of %zu examples are "
+                     "more than %d decoder rows; use fewer samples or a smaller batch "
+                     "(train.batch_size, or the program's --batch)", t.iw_samples, max_batch,
+                     AE_MAX_DECODER_ROWS);
         return AE_ERR_USAGE;
     }
     t.max_rows = max_batch * t.iw_samples;

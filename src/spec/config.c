@@ -1196,6 +1196,11 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
     if (c->train.kl_capacity > 0 && !f->variational)
         return fail(v, NULL, "train.kl_capacity", "needs a model with a KL term (vae, cvae, "
                                                   "hvae, iwae)");
+    if (f->importance_weighted &&
+        (double)c->model.iw_samples * c->train.batch_size > AE_MAX_DECODER_ROWS)
+        return fail(v, NULL, "model.iw_samples", "%d samples for each of train.batch_size = %d "
+                    "examples are more than %d decoder rows", c->model.iw_samples,
+                    c->train.batch_size, AE_MAX_DECODER_ROWS);
     if (c->train.kl_capacity > 0 && f->importance_weighted)
         return fail(v, NULL, "train.kl_capacity", "does not combine with model.type %s (the "
                     "importance-weighted bound has no separate KL term to hold at C)", tn);

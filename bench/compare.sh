@@ -4,20 +4,25 @@
 # Ours against PyTorch on configs/vae.json (784-400-20, batch 128, Adam 1e-3,
 # Bernoulli likelihood), side by side in one run, at each thread count T:
 #   - aetrain on each GEMM backend of this build (train.backend onednn and
-#     openblas),
+#     openblas) in fp32, and with train.precision bf16 (oneDNN) where this
+#     CPU runs bf16 (natively, or emulated on plain AVX-512),
 #   - PyTorch (Debian's python3-torch, /usr/bin/python3, bench/torch_vae.py)
-#     in its best thread setup on this machine: torch.set_num_threads(1) with
-#     OMP_NUM_THREADS=1 and OPENBLAS_NUM_THREADS=T (its OpenMP pool and
-#     OpenBLAS's spin against each other when both have 2 threads: 2.5-3x
-#     slower; see docs/performance.md), and as a reference PyTorch with
-#     set_num_threads(T), OMP_NUM_THREADS=T and OPENBLAS_NUM_THREADS=1.
+#     in fp32 and with bf16 autocast (--bf16), each in both thread setups:
+#     "1 OpenMP thread, OpenBLAS T" (torch.set_num_threads(1),
+#     OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=T) and "T OpenMP threads,
+#     OpenBLAS 1".  fp32 GEMMs go to OpenBLAS and bf16 ones to oneDNN, which
+#     runs on PyTorch's OpenMP pool, so the best setup can differ by
+#     precision; at T = 1 the two setups are the same and run once.  Both
+#     pools at T threads spin against each other (2.5-3x slower; see
+#     docs/performance.md), so that setup is not offered.
 # They take turns, N times each (default 3), each training E epochs (default
 # 3) on the 60,000 MNIST training images; the first epoch of every run is a
 # warm-up and left out.  Each times its training loop only (aetrain's
 # metrics "seconds", torch_vae.py's "seconds").  Prints a markdown table:
-# median seconds per epoch, speed-up against the best PyTorch setup at that
-# thread count, and peak RSS (/usr/bin/time).  Without PyTorch its rows are
-# skipped with a message.
+# median seconds per epoch, the speed-up against PyTorch's best setup in
+# fp32 and in bf16 at that thread count (the faster of its two setups), and
+# peak RSS (/usr/bin/time).  Without PyTorch its rows are skipped with a
+# message.
 set -euo pipefail
 runs=3 threads="1 2" epochs=3
 while (($#)); do
@@ -37,60 +42,89 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
     echo "bench/compare.sh: PyTorch is not installed (apt-get install python3-torch): only ours is timed" >&2
     have_torch=0
 fi
-backends=(openblas)
+# ours: "backend:precision" pairs
+ours_runs=(openblas:fp32)
 if "$root/build/aetrain" --version | grep -q 'backend onednn'; then
-    backends=(onednn openblas)
+    ours_runs=(onednn:fp32 openblas:fp32)
+    if "$root/build/aetrain" --version | grep -Eq 'bf16 (native|emulated)'; then
+        ours_runs=(onednn:fp32 onednn:bf16 openblas:fp32)
+    fi
 fi
 M=$root/data/mnist
 
-# ours BACKEND T -> appends epoch seconds to $out/ours-BACKEND-T, peak KB to .rss
+# ours BACKEND:PRECISION T -> appends epoch seconds to $out/ours-B-P-T, peak KB to .rss
 ours() {
-    local b=$1 t=$2
+    local b=${1%:*} p=${1#*:} t=$2
     /usr/bin/time -f '%M' -o "$out/time" "$root/build/aetrain" --config "$root/configs/vae.json" \
         --set "data.train=\"$M/train-images-idx3-ubyte.gz\"" --set 'data.train_labels=""' \
         --set 'data.test=""' --set 'data.test_labels=""' --set output.images=false \
-        --set output.checkpoint_every=0 --set train.backend="$b" --epochs "$epochs" \
-        --threads "$t" --out "$out/run" --quiet
-    awk -F, 'NR > 2 { print $(NF - 1) }' "$out/run/metrics.csv" >>"$out/ours-$b-$t"
-    tail -1 "$out/time" >>"$out/ours-$b-$t.rss"
+        --set output.checkpoint_every=0 --set train.backend="$b" --precision "$p" \
+        --epochs "$epochs" --threads "$t" --out "$out/run" --quiet
+    awk -F, 'NR > 2 { print $(NF - 1) }' "$out/run/metrics.csv" >>"$out/ours-$b-$p-$t"
+    tail -1 "$out/time" >>"$out/ours-$b-$p-$t.rss"
 }
-# torch SETUP T: best = 1 OpenMP thread + OpenBLAS T; omp = T OpenMP threads + OpenBLAS 1
+# torch PRECISION SETUP T: SETUP omp1 = 1 OpenMP thread + OpenBLAS T;
+# ompT = T OpenMP threads + OpenBLAS 1
 torch() {
-    local s=$1 t=$2 omp blas
-    if [ "$s" = best ]; then omp=1 blas=$t; else omp=$t blas=1; fi
+    local p=$1 s=$2 t=$3 omp blas flag=()
+    if [ "$s" = omp1 ]; then omp=1 blas=$t; else omp=$t blas=1; fi
+    [ "$p" = bf16 ] && flag=(--bf16)
     OMP_NUM_THREADS=$omp OPENBLAS_NUM_THREADS=$blas /usr/bin/time -f '%M' -o "$out/time" \
         "$py" "$root/bench/torch_vae.py" --epochs "$epochs" --threads "$omp" --no-test \
-        --mnist "$M" | awk '$1 == "epoch" && $2 > 1 { print $NF }' >>"$out/torch-$s-$t"
-    tail -1 "$out/time" >>"$out/torch-$s-$t.rss"
+        "${flag[@]}" --mnist "$M" | awk '$1 == "epoch" && $2 > 1 { print $NF }' >>"$out/torch-$p-$s-$t"
+    tail -1 "$out/time" >>"$out/torch-$p-$s-$t.rss"
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $epochs epochs x $runs runs each, first epoch of each run left out"
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(grep -o -E 'amx_bf16|avx512_bf16|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+"$root/build/aetrain" --version
+echo "$epochs epochs x $runs runs each, first epoch of each run left out"
 echo
-echo "| threads | what | median s/epoch | speed-up vs PyTorch best | peak RSS MB |"
-echo "|---|---|---|---|---|"
+echo "| threads | what | median s/epoch | vs PyTorch best fp32 | vs PyTorch best bf16 | peak RSS MB |"
+echo "|---|---|---|---|---|---|"
 for t in $threads; do
+    setups=(omp1)
+    ((t == 1)) || setups=(omp1 ompT)
     for ((r = 1; r <= runs; r++)); do
-        for b in "${backends[@]}"; do ours "$b" "$t"; done
+        for o in "${ours_runs[@]}"; do ours "$o" "$t"; done
         if ((have_torch)); then
-            torch best "$t"
-            ((t == 1)) || torch omp "$t"
+            for p in fp32 bf16; do
+                for s in "${setups[@]}"; do torch "$p" "$s" "$t"; done
+            done
         fi
     done
-    best=''
-    ((have_torch)) && best=$(median "$out/torch-best-$t")
+    best32='' best16=''
+    if ((have_torch)); then
+        for p in fp32 bf16; do
+            b=''
+            for s in "${setups[@]}"; do
+                m=$(median "$out/torch-$p-$s-$t")
+                if [ -z "$b" ] || awk -v m="$m" -v b="$b" 'BEGIN { exit !(m < b) }'; then b=$m; fi
+            done
+            if [ "$p" = fp32 ]; then best32=$b; else best16=$b; fi
+        done
+    fi
     row() { # label file
         local m rss
         m=$(median "$2")
         rss=$(median "$2.rss")
-        awk -v t="$t" -v l="$1" -v m="$m" -v b="$best" -v r="$rss" 'BEGIN {
+        awk -v t="$t" -v l="$1" -v m="$m" -v b="$best32" -v c="$best16" -v r="$rss" 'BEGIN {
             s = b == "" ? "" : sprintf("%.2fx", b / m)
-            printf "| %s | %s | %.3f | %s | %.0f |\n", t, l, m, s, r / 1024 }'
+            u = c == "" ? "" : sprintf("%.2fx", c / m)
+            printf "| %s | %s | %.3f | %s | %s | %.0f |\n", t, l, m, s, u, r / 1024 }'
     }
-    for b in "${backends[@]}"; do row "aetrain, train.backend $b" "$out/ours-$b-$t"; done
+    for o in "${ours_runs[@]}"; do
+        row "aetrain, train.backend ${o%:*}, precision ${o#*:}" "$out/ours-${o%:*}-${o#*:}-$t"
+    done
     if ((have_torch)); then
         v=$("$py" -c 'import torch; print(torch.__version__)')
-        row "PyTorch $v best: 1 OpenMP thread, OpenBLAS $t" "$out/torch-best-$t"
-        ((t == 1)) || row "PyTorch $v: $t OpenMP threads, OpenBLAS 1" "$out/torch-omp-$t"
+        for p in fp32 bf16; do
+            for s in "${setups[@]}"; do
+                if [ "$s" = omp1 ]; then d="1 OpenMP thread, OpenBLAS $t"; else d="$t OpenMP threads, OpenBLAS 1"; fi
+                l="PyTorch $v fp32: $d"
+                [ "$p" = bf16 ] && l="PyTorch $v bf16 autocast: $d"
+                row "$l" "$out/torch-$p-$s-$t"
+            done
+        done
     fi
 done

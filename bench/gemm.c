@@ -94,7 +94,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gemm: %s\n", err.msg);
         return 2;
     }
-    if (ae_backend_select(cfg.train.backend, &err) != AE_OK) {
+    if (ae_backend_select(cfg.train.backend, &err) != AE_OK ||
+        ae_precision_select(cfg.train.precision, "train.precision", &err) != AE_OK) {
         fprintf(stderr, "bench_gemm: %s\n", err.msg);
         return 2;
     }
@@ -139,8 +140,8 @@ int main(int argc, char **argv)
         A[i] = ae_rng_uniform(&rng) - 0.5f;
         Bm[i] = ae_rng_uniform(&rng) - 0.5f;
     }
-    printf("spec %s, batch %zu, input %ld, %zu parameters, %s, %d thread%s\n", spec, B, dim,
-           m.n_params, ae_backend_describe(), used, used == 1 ? "" : "s");
+    printf("spec %s, batch %zu, input %ld, %zu parameters, %s, %s, %d thread%s\n", spec, B, dim,
+           m.n_params, ae_backend_describe(), ae_precision_describe(), used, used == 1 ? "" : "s");
     printf("one training step: %zu GEMM calls\n", n_step);
     double t_step = replay("train", step, n_step, (int)reps, A, Bm, C, 1);
     printf("one evaluation batch: %zu GEMM calls\n", n_eval);

@@ -5,13 +5,16 @@
  * the backward pass and the optimizer step; bench_gemm gives the GEMM part
  * of the first two.
  *
- * usage: bench_step SPEC.json [--threads N] [--dim D] [--steps S] */
+ * usage: bench_step SPEC.json [--threads N] [--dim D] [--steps S] [--set KEY=VALUE ...]
+ * The backend and precision are the spec's (--set train.backend=openblas,
+ * --set train.precision=bf16). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "ae/backend.h"
 #include "ae/config.h"
 #include "ae/model.h"
 #include "ae/optim.h"
@@ -22,7 +25,13 @@ int main(int argc, char **argv)
 {
     const char *spec = NULL;
     long threads = 1, dim = 784, steps = 300;
+    const char *sets[64] = {"data.train=\"unused\""};
+    size_t n_sets = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) {
+            sets[n_sets++] = argv[++i];
+            continue;
+        }
         long *t = !strcmp(argv[i], "--threads") ? &threads
                   : !strcmp(argv[i], "--dim")   ? &dim
                   : !strcmp(argv[i], "--steps") ? &steps
@@ -32,14 +41,16 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-' && !spec)
             spec = argv[i];
         else {
-            fprintf(stderr, "usage: bench_step SPEC.json [--threads N] [--dim D] [--steps S]\n");
+            fprintf(stderr, "usage: bench_step SPEC.json [--threads N] [--dim D] [--steps S] "
+                            "[--set KEY=VALUE ...]\n");
             return 2;
         }
     }
     ae_config cfg;
     ae_error err = {{0}};
-    const char *fix[] = {"data.train=\"unused\""};
-    if (!spec || steps < 10 || ae_config_load(&cfg, spec, fix, 1, &err) != AE_OK) {
+    if (!spec || steps < 10 || ae_config_load(&cfg, spec, sets, n_sets, &err) != AE_OK ||
+        ae_backend_select(cfg.train.backend, &err) != AE_OK ||
+        ae_precision_select(cfg.train.precision, "train.precision", &err) != AE_OK) {
         fprintf(stderr, "bench_step: %s\n", err.msg[0] ? err.msg : "a spec and --steps >= 10");
         return 2;
     }
@@ -76,8 +87,9 @@ int main(int argc, char **argv)
     }
     double f = bench_median(tf, (int)steps), b = bench_median(tb, (int)steps),
            op = bench_median(to, (int)steps);
-    printf("spec %s, batch %zu, %zu parameters, %d BLAS thread%s, median of %ld steps\n", spec, B,
-           m.n_params, used, used == 1 ? "" : "s", steps);
+    printf("spec %s, batch %zu, %zu parameters, %s, %s, %d thread%s, median of %ld steps\n", spec,
+           B, m.n_params, ae_backend_describe(), ae_precision_describe(), used,
+           used == 1 ? "" : "s", steps);
     printf("forward+loss %.3f ms, backward %.3f ms, optimizer %.3f ms, step %.3f ms\n", f * 1e3,
            b * 1e3, op * 1e3, (f + b + op) * 1e3);
     ae_fpenv_restore(saved);

@@ -7,8 +7,14 @@ logits, Adam lr 1e-3, batch 128, pixels scaled to [0, 1].  Losses are nats per
 example (summed over pixels and latent dimensions, averaged over examples),
 the test loss with z sampled, as aetrain reports them.
 
+With --bf16 the forward passes (training and test) run under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision: the
+Linear layers' GEMMs take bf16 inputs, the losses are computed in float32
+from the float32 copies of the outputs, weights and Adam stay float32.
+
 usage: /usr/bin/python3 bench/torch_vae.py [--epochs N] [--threads N]
            [--init torch|he] [--seed N] [--mnist DIR] [--train-limit N] [--no-test]
+           [--bf16]
 Prints one line per epoch: epoch, train loss, test loss, seconds.
 Exits 3 with a message when torch is not installed.
 """
@@ -76,6 +82,7 @@ def main():
     ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--mnist", default=os.path.join(here, "..", "data", "mnist"))
     ap.add_argument("--no-test", action="store_true", help="skip the test-set evaluation")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (mixed precision)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -87,7 +94,9 @@ def main():
     xte = torch.from_numpy(xte.astype(np.float32) / 255.0)
     model = VAE(init=a.init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, init {a.init}", flush=True)
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, init {a.init}, "
+          f"{'bf16 autocast' if a.bf16 else 'fp32'}", flush=True)
     for epoch in range(1, a.epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -95,8 +104,9 @@ def main():
         total = 0.0
         for i in range(0, len(xtr), a.batch):
             x = xtr[perm[i:i + a.batch]]
-            logits, mu, logvar = model(x)
-            recon, kl = loss_terms(logits, x, mu, logvar)
+            with autocast():
+                logits, mu, logvar = model(x)
+            recon, kl = loss_terms(logits.float(), x, mu.float(), logvar.float())
             loss = (recon + kl) / len(x)  # mean over the batch, as aetrain
             opt.zero_grad()
             loss.backward()
@@ -111,8 +121,9 @@ def main():
             test = 0.0
             for i in range(0, len(xte), 1000):
                 x = xte[i:i + 1000]
-                logits, mu, logvar = model(x)
-                recon, kl = loss_terms(logits, x, mu, logvar)
+                with autocast():
+                    logits, mu, logvar = model(x)
+                recon, kl = loss_terms(logits.float(), x, mu.float(), logvar.float())
                 test += (recon + kl).item()
         print(f"epoch {epoch} train {total / len(xtr):.4f} test {test / len(xte):.4f} "
               f"seconds {seconds:.3f}", flush=True)

@@ -99,6 +99,7 @@ typedef struct {
         uint64_t seed;              /* default 1 */
         int threads;                /* 0 = all cores; default 0 */
         ae_backend backend;         /* GEMM library: auto | onednn | openblas; default auto */
+        ae_precision precision;     /* GEMM inputs: fp32 | bf16 (mixed precision); default fp32 */
         double kl_warmup_epochs;    /* beta ramps linearly from 0; default 0 */
         double kl_capacity;         /* Burgess et al.: beta*|KL - C|, C -> this; 0 = off */
         double kl_capacity_epochs;  /* C grows linearly over this many epochs */

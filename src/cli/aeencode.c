@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "  --seed N           seed for --sample (default 1)\n"
             "  --logvar           also write the log-variances (VAE)\n"
             "  --threads N        BLAS threads (0 = all cores, the default)\n"
+            "  --precision P      fp32, bf16, or model (the model's train.precision, the\n"
+            "                     default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
             "  --help, --version\n"
             "\n"
             "CSV columns: index,[label,]z0,...,z{k-1}[,logvar0,...,logvar{k-1}]\n"
@@ -109,7 +111,7 @@ int main(int argc, char **argv)
     bool sample = false, with_logvar = false;
     uint64_t seed = 1;
     long threads = 0;
-    int r;
+    int r, precision = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -135,6 +137,9 @@ int main(int argc, char **argv)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0 || !cli_parse_precision(v, &precision))
                 return 2;
         } else {
             cli_error("unknown option '%s' (see --help)", a);
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
     ae_threads_set((int)threads);
     int rc = 0;
     float *eps = NULL, *codes = NULL;
+    if ((rc = cli_select_precision(precision, &cfg)) != 0)
+        goto out;
     st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
     if (st != AE_OK) {
         rc = cli_fail(st, &err);

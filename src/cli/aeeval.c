@@ -49,6 +49,8 @@ static void usage(FILE *f)
             "  --seed N             seed for sampled z, IWAE samples and k-means++ (default 1)\n"
             "  --batch N            examples per batch (default 1000)\n"
             "  --threads N          BLAS threads (0 = all cores, the default)\n"
+            "  --precision P        fp32, bf16, or model (the model's train.precision, the\n"
+            "                       default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
             "  --help, --version\n"
             "\n"
             "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
@@ -57,6 +59,7 @@ static void usage(FILE *f)
 typedef struct {
     const char *model, *data, *labels, *scores, *probe_train, *probe_labels, *pca_train;
     long iw, batch, threads, limit;
+    int precision; /* an ae_precision, or -1: the model's */
     uint64_t seed;
     bool json, no_pca;
 } args_t;
@@ -101,6 +104,9 @@ static int parse_args(int argc, char **argv, args_t *a)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &a->threads))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0 || !cli_parse_precision(v, &a->precision))
                 return 2;
         } else {
             cli_error("unknown option '%s' (see --help)", s);
@@ -365,6 +371,7 @@ int main(int argc, char **argv)
     cli_prog = "aeeval";
     args_t a = {0};
     a.iw = 100;
+    a.precision = -1;
     a.batch = 1000;
     a.seed = 1;
     int rc = parse_args(argc, argv, &a);
@@ -380,6 +387,8 @@ int main(int argc, char **argv)
     if (st != AE_OK)
         return cli_fail(st, &err);
     ae_threads_set((int)a.threads);
+    if ((rc = cli_select_precision(a.precision, &cfg)) != 0)
+        goto out;
     rc = -1;
     if ((rc = load(&cfg, &m, "--data", a.data, a.labels, a.limit, &ds)) >= 0)
         goto out;

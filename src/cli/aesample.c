@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  --class C|all       conditional VAE: generate class C, or with 'all' (the\n"
             "                      default) --n samples of every class, one row per class\n"
             "  --threads N         BLAS threads (0 = all cores, the default)\n"
+            "  --precision P       fp32, bf16, or model (the model's train.precision, the\n"
+            "                      default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
             "  --help, --version\n"
             "\n"
             "pictures of the latent space (codes are the encoder's means z = mu):\n"
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
     double temperature = 1.0, range = 0.05;
     bool manifold = false, have_steps = false, have_range = false, have_side = false;
     uint64_t seed = 1;
-    int r;
+    int r, precision = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -335,6 +337,9 @@ int main(int argc, char **argv)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0 || !cli_parse_precision(v, &precision))
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
             if (r < 0 || !cli_parse_u64("--seed", v, &seed))
@@ -419,6 +424,8 @@ int main(int argc, char **argv)
     ae_dataset ds = {0};
     size_t count = (size_t)n, L = m.latent;
     long cls = -1; /* -1: every class (sampling), or the examples' own (interpolate, traverse) */
+    if ((rc = cli_select_precision(precision, &cfg)) != 0)
+        goto out;
     if (class_arg && !m.classes) {
         cli_error("--class is for conditional VAEs (model.type cvae); %s has model.type %s",
                   model_path, ae_model_type_name(m.type));

@@ -18,6 +18,7 @@
 #include "ae/pause.h"
 #include "ae/train.h"
 #include "cli.h"
+#include "ae/backend.h"
 
 #define MAX_OVERRIDES 256
 
@@ -41,6 +42,8 @@ static void usage(FILE *f)
             "                     including the epochs already done)\n"
             "  --seed N           random seed (sets train.seed; default 1)\n"
             "  --threads N        BLAS threads (sets train.threads; 0 = all cores, the default)\n"
+            "  --precision P      fp32 or bf16: the GEMMs' inputs (sets train.precision;\n"
+            "                     default fp32; bf16 needs oneDNN and AVX-512)\n"
             "  --resume CKPT      continue a run from its checkpoint; the spec is read from\n"
             "                     the checkpoint (use --set, --epochs, --out to change it)\n"
             "  --force            train even when another aetrain holds the output folder's\n"
@@ -170,8 +173,8 @@ static void on_start(void *vctx, const ae_run_info *info)
         fprintf(stderr, ", %zu validation", info->n_val);
     if (info->n_test)
         fprintf(stderr, ", %zu test", info->n_test);
-    fprintf(stderr, " examples of %zu features; %zu parameters; %s, %d thread%s",
-            info->dim, info->n_params, ae_backend_describe(), info->threads,
+    fprintf(stderr, " examples of %zu features; %zu parameters; %s, %s, %d thread%s",
+            info->dim, info->n_params, ae_backend_describe(), ae_precision_describe(), info->threads,
             info->threads == 1 ? "" : "s");
     if (info->ranks > 1)
         fprintf(stderr, " in each of %d MPI ranks", info->ranks);
@@ -261,7 +264,8 @@ int main(int argc, char **argv)
             goto out;
         } else if (!strcmp(a, "--version")) {
             if (rank == 0)
-                printf("aetrain %s, GEMM backend %s\n", ae_version(), ae_backend_describe());
+                printf("aetrain %s, GEMM backend %s, bf16 %s\n", ae_version(), ae_backend_describe(),
+                       ae_bf16_support());
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -292,7 +296,8 @@ int main(int argc, char **argv)
             } shorthands[] = {{"--out", "output.dir", true},
                               {"--epochs", "train.epochs", false},
                               {"--seed", "train.seed", false},
-                              {"--threads", "train.threads", false}};
+                              {"--threads", "train.threads", false},
+                              {"--precision", "train.precision", true}};
             bool matched = false;
             for (size_t k = 0; k < sizeof shorthands / sizeof shorthands[0]; k++) {
                 if ((r = cli_opt(argc, argv, &i, shorthands[k].opt, &v)) == 0)
@@ -359,6 +364,12 @@ int main(int argc, char **argv)
     } else {
         st = ae_config_load(&cfg, config_path, overrides, n_over, &err);
     }
+    /* a backend or precision this machine cannot run is refused before the
+     * output folder is made */
+    if (st == AE_OK)
+        st = ae_backend_select(cfg.train.backend, &err);
+    if (st == AE_OK)
+        st = ae_precision_select(cfg.train.precision, "train.precision", &err);
     /* a spec one rank cannot read stops them all */
     st = ae_dist_agree(st, &err);
     if (st != AE_OK) {

@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include "ae/backend.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -28,6 +30,32 @@ int cli_fail(ae_status st, const ae_error *err)
 {
     cli_error("%s", err->msg[0] ? err->msg : ae_status_name(st));
     return ae_status_exit_code(st);
+}
+
+bool cli_parse_precision(const char *s, int *out)
+{
+    for (int p = 0; p < AE_PRECISION_COUNT; p++)
+        if (!strcmp(s, ae_precision_name((ae_precision)p))) {
+            *out = p;
+            return true;
+        }
+    if (!strcmp(s, "model")) {
+        *out = -1;
+        return true;
+    }
+    cli_error("--precision: expected fp32, bf16 or model, not '%s'", s);
+    return false;
+}
+
+int cli_select_precision(int p, const ae_config *cfg)
+{
+    ae_error err = {{0}};
+    ae_status st = p < 0 ? ae_precision_select(cfg->train.precision,
+                                               "the model's train.precision (--precision fp32 "
+                                               "overrides it)",
+                                               &err)
+                         : ae_precision_select((ae_precision)p, "--precision", &err);
+    return st == AE_OK ? 0 : cli_fail(st, &err);
 }
 
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ae/config.h"
 #include "ae/status.h"
 
 extern const char *cli_prog; /* set by each program's main */
@@ -34,6 +35,16 @@ bool cli_parse_double(const char *name, const char *s, double min, double max, d
 
 /* "key=\"escaped value\"" as a --set override; malloc'ed. */
 char *cli_string_override(const char *key, const char *value);
+
+/* --precision VALUE of the programs that run a model: fp32, bf16, or model
+ * (the model's train.precision, the default); *out = the ae_precision, or
+ * -1 for model.  Prints the error and returns false on anything else. */
+bool cli_parse_precision(const char *s, int *out);
+
+/* Selects precision p (from cli_parse_precision; -1: cfg's
+ * train.precision) for the backend in effect.  Prints the error and
+ * returns the exit code when it cannot run here, else 0. */
+int cli_select_precision(int p, const ae_config *cfg);
 
 /* stderr is a terminal (progress lines update in place). */
 bool cli_stderr_is_tty(void);

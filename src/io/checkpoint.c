@@ -76,6 +76,7 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
     meta[nm++] = (ae_st_meta){"img_h", img_h};
     meta[nm++] = (ae_st_meta){"img_w", img_w};
     meta[nm++] = (ae_st_meta){"backend", ae_backend_describe()};
+    meta[nm++] = (ae_st_meta){"precision", ae_precision_describe()};
     if (s) {
         snprintf(epoch, sizeof epoch, "%d", s->epoch);
         snprintf(step, sizeof step, "%" PRIu64, s->step);

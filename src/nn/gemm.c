@@ -10,6 +10,7 @@
 #include "nn/gemm_onednn.h"
 
 static ae_backend backend = AE_BACKEND_AUTO; /* resolved on first use */
+static ae_precision precision = AE_PRECISION_FP32;
 
 /* auto: the environment's AE_BACKEND when it names a usable backend, else
  * oneDNN when built in, else OpenBLAS. */
@@ -55,6 +56,67 @@ const char *ae_backend_describe(void)
     return d;
 }
 
+ae_status ae_precision_select(ae_precision p, const char *key, ae_error *err)
+{
+    if ((unsigned)p >= AE_PRECISION_COUNT) {
+        ae_error_set(err, "%s: unknown precision", key);
+        return AE_ERR_USAGE;
+    }
+    if (p == AE_PRECISION_BF16 && resolved() != AE_BACKEND_ONEDNN) {
+        ae_error_set(err,
+                     "%s: bf16 needs the onednn backend (%s); use fp32",
+                     key,
+                     ae_onednn_available() ? "the backend in effect is openblas: set "
+                                             "train.backend to auto or onednn, and unset "
+                                             "AE_BACKEND"
+                                           : "this build has no oneDNN: install libdnnl-dev "
+                                             "and rebuild");
+        return AE_ERR_USAGE;
+    }
+    if (p == AE_PRECISION_BF16 && !ae_onednn_has_avx512()) {
+        ae_error_set(err,
+                     "%s: bf16 needs a CPU with AVX-512 (oneDNN finds %s here: no AVX-512); "
+                     "use fp32",
+                     key, ae_onednn_isa());
+        return AE_ERR_USAGE;
+    }
+    precision = p;
+    return AE_OK;
+}
+
+ae_precision ae_precision_current(void) { return precision; }
+
+const char *ae_precision_name(ae_precision p)
+{
+    static const char *const names[AE_PRECISION_COUNT] = {"fp32", "bf16"};
+    return (unsigned)p < AE_PRECISION_COUNT ? names[p] : NULL;
+}
+
+const char *ae_precision_describe(void)
+{
+    static char d[96];
+    if (precision == AE_PRECISION_FP32)
+        return "fp32";
+    if (ae_onednn_native_bf16())
+        snprintf(d, sizeof d, "bf16 (native: %s)", ae_onednn_isa());
+    else
+        snprintf(d, sizeof d, "bf16 (emulated on %s: no AVX512-BF16 or AMX)", ae_onednn_isa());
+    return d;
+}
+
+const char *ae_bf16_support(void)
+{
+    static char d[64];
+    if (!ae_onednn_available())
+        return "unavailable (no oneDNN)";
+    snprintf(d, sizeof d, "%s (isa %s)",
+             ae_onednn_native_bf16()  ? "native"
+             : ae_onednn_has_avx512() ? "emulated"
+                                      : "unavailable",
+             ae_onednn_isa());
+    return d;
+}
+
 static ae_gemm_call *rec_calls;
 static size_t rec_cap, *rec_n;
 
@@ -65,6 +127,29 @@ void ae_gemm_record(ae_gemm_call *calls, size_t cap, size_t *n)
     rec_n = n;
     if (n)
         *n = 0;
+}
+
+static void record(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, size_t lda,
+                   size_t ldb, size_t ldc, float beta)
+{
+    if (rec_n) {
+        if (*rec_n < rec_cap)
+            rec_calls[*rec_n] = (ae_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
+        ++*rec_n;
+    }
+}
+
+bool ae_gemm_bias_act(bool trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, const float *bias, ae_activation act, float *C,
+                      size_t ldc)
+{
+    if (M == 0 || N == 0 || K == 0 || resolved() != AE_BACKEND_ONEDNN)
+        return false;
+    if (!ae_onednn_gemm_bias_act(trans_b, M, N, K, A, lda, B, ldb, bias, (int)act, C, ldc,
+                                 precision == AE_PRECISION_BF16))
+        return false;
+    record(false, trans_b, M, N, K, lda, ldb, ldc, 0.0f);
+    return true;
 }
 
 void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
@@ -79,13 +164,10 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
-    if (rec_n) {
-        if (*rec_n < rec_cap)
-            rec_calls[*rec_n] = (ae_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
-        ++*rec_n;
-    }
+    record(trans_a, trans_b, M, N, K, lda, ldb, ldc, beta);
     if (resolved() == AE_BACKEND_ONEDNN &&
-        ae_onednn_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        ae_onednn_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                       precision == AE_PRECISION_BF16))
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,

@@ -8,9 +8,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ae/layer.h"
+
 void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
              const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
              size_t ldc);
+
+/* C [M x N] = act(A op(B) + bias), bias [N] added to every row: a dense
+ * layer's forward in one call, where the backend fuses the bias and the
+ * activation into the GEMM (oneDNN's epilogue).  Returns false, C
+ * untouched, where it does not (OpenBLAS, or an empty operand); the caller
+ * then runs ae_gemm and its own pass. */
+bool ae_gemm_bias_act(bool trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, const float *bias, ae_activation act, float *C,
+                      size_t ldc);
 
 /* Recording, for bench/gemm: while a recorder is set, every ae_gemm call's
  * shape is appended to it (up to cap calls; *n counts them all). */

@@ -8,11 +8,23 @@
 /* Whether oneDNN is built in and its CPU engine starts. */
 bool ae_onednn_available(void);
 
-/* C = alpha op(A) op(B) + beta C as ae_gemm; false (C untouched) when the
- * backend cannot do it (alpha != 1, beta not 0 or 1, no oneDNN), so the
- * caller falls back to BLAS. */
+/* C = alpha op(A) op(B) + beta C as ae_gemm, with bf16 inputs when bf16;
+ * false (C untouched) when the backend cannot do it (alpha != 1, beta not
+ * 0 or 1, no oneDNN), so the caller falls back to BLAS. */
 bool ae_onednn_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
-                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc,
+                    bool bf16);
+
+/* C = act(A op(B) + bias) (bias [N] on every row; act an ae_activation),
+ * bias and activation fused into the matmul's epilogue; false as above. */
+bool ae_onednn_gemm_bias_act(bool tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                             const float *B, size_t ldb, const float *bias, int act, float *C,
+                             size_t ldc, bool bf16);
+
+/* The CPU as oneDNN sees it: AVX-512 (bf16 can run, emulated at worst),
+ * and AVX512-BF16 or AMX (bf16 runs natively). */
+bool ae_onednn_has_avx512(void);
+bool ae_onednn_native_bf16(void);
 
 /* OpenMP threads of oneDNN's primitives. */
 void ae_onednn_set_threads(int n);

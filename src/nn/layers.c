@@ -203,6 +203,11 @@ void ae_dense_forward(const ae_layer *l, const float *params, size_t B, const fl
     const float *W = params + l->w_off;
     const float *b = params + l->b_off; /* [out] */
     size_t din = l->in - l->classes;    /* data inputs; the one-hot ones follow */
+    if (!l->classes && (l->transposed ? ae_gemm_bias_act(false, B, l->out, l->in, x, l->in, W,
+                                                         l->out, b, l->act, y, l->out)
+                                      : ae_gemm_bias_act(true, B, l->out, din, x, din, W, l->in,
+                                                         b, l->act, y, l->out)))
+        return; /* oneDNN: bias and activation in the GEMM's epilogue */
     if (l->transposed) /* W stored [in x out] */
         ae_gemm(false, false, B, l->out, l->in, 1.0f, x, l->in, W, l->out, 0.0f, y, l->out);
     else /* W [out x in]: only its first din columns meet x */

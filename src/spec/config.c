@@ -54,6 +54,7 @@ static const char *const SCALES[] = {"unit", "standardize", "none"};
 static const char *const BINARIZE[] = {"none", "fixed", "dynamic"};
 static const char *const OPTIMIZERS[] = {"adam", "sgd"};
 static const char *const BACKENDS[] = {"auto", "onednn", "openblas"};
+static const char *const PRECISIONS[] = {"fp32", "bf16"};
 
 static const char *const TOP_KEYS[] = {"model", "data", "train", "output"};
 static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", "latent",
@@ -71,7 +72,8 @@ static const char *const CSV_KEYS[] = {"label_column", "header"};
 static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimizer", "lr",
                                          "momentum",     "adam_beta1",   "adam_beta2", "adam_eps",
                                          "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
-                                         "kl_capacity",  "kl_capacity_epochs", "pretrain", "backend"};
+                                         "kl_capacity",  "kl_capacity_epochs", "pretrain", "backend",
+                                         "precision"};
 static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images"};
 
 /* Keys that hold file paths: an override value that parses as a JSON number or
@@ -1003,6 +1005,10 @@ static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
     if ((st = rd_enum(v, s, "train", "backend", BACKENDS, COUNT(BACKENDS), &e)))
         return st;
     c->train.backend = (ae_backend)e;
+    e = (int)c->train.precision;
+    if ((st = rd_enum(v, s, "train", "precision", PRECISIONS, COUNT(PRECISIONS), &e)))
+        return st;
+    c->train.precision = (ae_precision)e;
     double seed = (double)c->train.seed;
     if ((st = rd_num(v, s, "train", "lr", NUM_GT0, &c->train.lr)) ||
         (st = rd_num(v, s, "train", "momentum", NUM_UNIT, &c->train.momentum)) ||
@@ -1356,7 +1362,8 @@ static const char *unserializable(const ae_config *c)
         (unsigned)c->model.sparsity.type >= COUNT(SPARSITIES) ||
         (unsigned)c->data.scale >= COUNT(SCALES) || (unsigned)c->data.binarize >= COUNT(BINARIZE) ||
         (unsigned)c->train.optimizer >= COUNT(OPTIMIZERS) ||
-        (unsigned)c->train.backend >= COUNT(BACKENDS))
+        (unsigned)c->train.backend >= COUNT(BACKENDS) ||
+        (unsigned)c->train.precision >= COUNT(PRECISIONS))
         return "an enum field holds an invalid value";
     if (c->model.n_encoder < 0 || c->model.n_encoder > AE_MAX_LAYERS || c->model.n_decoder < 0 ||
         c->model.n_decoder > AE_MAX_LAYERS)
@@ -1509,6 +1516,7 @@ char *ae_config_to_json(const ae_config *c)
     put_int(t, "batch_size", c->train.batch_size, &ok);
     put_str(t, "optimizer", OPTIMIZERS[c->train.optimizer], &ok);
     put_str(t, "backend", BACKENDS[c->train.backend], &ok);
+    put_str(t, "precision", PRECISIONS[c->train.precision], &ok);
     put_num(t, "lr", c->train.lr, &ok);
     put_num(t, "momentum", c->train.momentum, &ok);
     put_num(t, "adam_beta1", c->train.adam_beta1, &ok);

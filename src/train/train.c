@@ -757,6 +757,8 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
     threads = ae_threads_set(threads);
     ae_status st = ae_backend_select(cfg->train.backend, err);
     if (st == AE_OK)
+        st = ae_precision_select(cfg->train.precision, "train.precision", err);
+    if (st == AE_OK)
         st = setup(&r, cfg, resume_path, err);
     st = ae_dist_agree(st, err);
     if (st != AE_OK) {

@@ -11,6 +11,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#if defined(AE_HAVE_ONEDNN) && defined(_OPENMP)
+#include <omp.h>
+#define HAVE_OMP 1
+#endif
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -42,7 +46,7 @@ static struct {
     void *ctx;
     size_t n, piece;          /* piece k is [k * piece, min(n, (k + 1) * piece)) */
     unsigned csr;
-    bool enabled, started, failed;
+    bool enabled, started, failed, omp;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* Claims and runs pieces of job `job` until none is left. */
@@ -142,6 +146,36 @@ void ae_par_set_threads(int threads)
     P.enabled = threads >= 2;
 }
 
+void ae_par_use_openmp(bool on)
+{
+#ifdef HAVE_OMP
+    P.omp = on;
+#else
+    (void)on;
+#endif
+}
+
+#ifdef HAVE_OMP
+/* The same CHUNKS pieces on OpenMP's pool, whose worker is still spinning
+ * after oneDNN's last GEMM: it takes its pieces at once, where our helper
+ * would have to share the second core with it. */
+static void omp_for(ae_par_fn fn, void *ctx, size_t n, size_t piece)
+{
+    unsigned csr = GET_CSR();
+#pragma omp parallel num_threads(2)
+    {
+        if (GET_CSR() != csr)
+            SET_CSR(csr);
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < CHUNKS; k++) {
+            size_t lo = (size_t)k * piece, hi = lo + piece < n ? lo + piece : n;
+            if (lo < hi)
+                fn(ctx, lo, hi);
+        }
+    }
+}
+#endif
+
 void ae_par_for(ae_par_fn fn, void *ctx, size_t n, size_t align, size_t min_n)
 {
     if (align == 0)
@@ -149,7 +183,17 @@ void ae_par_for(ae_par_fn fn, void *ctx, size_t n, size_t align, size_t min_n)
     /* pieces of whole `align` units; fewer than CHUNKS when n is small */
     size_t piece = (n + CHUNKS - 1) / CHUNKS;
     piece = (piece + align - 1) / align * align;
-    if (!P.enabled || n < min_n || piece >= n || !start()) {
+    if (!P.enabled || n < min_n || piece >= n) {
+        fn(ctx, 0, n);
+        return;
+    }
+#ifdef HAVE_OMP
+    if (P.omp) {
+        omp_for(fn, ctx, n, piece);
+        return;
+    }
+#endif
+    if (!start()) {
         fn(ctx, 0, n);
         return;
     }

@@ -17,6 +17,7 @@
 #ifndef AE_PAR_H
 #define AE_PAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef void (*ae_par_fn)(void *ctx, size_t lo, size_t hi);
@@ -30,5 +31,10 @@ void ae_par_for(ae_par_fn fn, void *ctx, size_t n, size_t align, size_t min_n);
 /* Enables the helper when threads >= 2 (started on first use), disables it
  * otherwise.  Called by ae_blas_set_threads with the BLAS thread count. */
 void ae_par_set_threads(int threads);
+
+/* With on, the pieces run on OpenMP's thread pool (oneDNN's) instead of the
+ * helper: set while the oneDNN backend is in effect.  The pieces and so the
+ * results are the same either way. */
+void ae_par_use_openmp(bool on);
 
 #endif

@@ -23,6 +23,7 @@ static ae_backend resolved(void)
         backend = AE_BACKEND_OPENBLAS;
     else
         backend = ae_onednn_available() ? AE_BACKEND_ONEDNN : AE_BACKEND_OPENBLAS;
+    ae_par_use_openmp(backend == AE_BACKEND_ONEDNN);
     return backend;
 }
 
@@ -35,6 +36,7 @@ ae_status ae_backend_select(ae_backend b, ae_error *err)
     }
     backend = b;
     resolved();
+    ae_par_use_openmp(backend == AE_BACKEND_ONEDNN);
     return AE_OK;
 }
 

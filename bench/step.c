@@ -20,6 +20,7 @@
 #include "ae/optim.h"
 #include "ae/rng.h"
 #include "base/fpenv.h"
+#include "nn/gemm.h"
 
 int main(int argc, char **argv)
 {
@@ -72,8 +73,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < B * (size_t)dim; i++)
         x[i] = ae_rng_uniform(&rng);
     double *tf = malloc((size_t)steps * sizeof(double)), *tb = malloc((size_t)steps * sizeof(double)),
-           *to = malloc((size_t)steps * sizeof(double));
+           *to = malloc((size_t)steps * sizeof(double)), *tg = malloc((size_t)steps * sizeof(double));
     for (long s = 0; s < steps; s++) {
+        double gemm = 0;
+        ae_gemm_time(&gemm);
         double t0 = bench_now();
         ae_model_forward(&m, B, x, x, m.classes ? labels : NULL, &rng, 1.0f, NULL);
         double t1 = bench_now();
@@ -81,21 +84,25 @@ int main(int argc, char **argv)
         double t2 = bench_now();
         ae_optim_step(&o, m.params, m.grads);
         double t3 = bench_now();
+        ae_gemm_time(NULL);
+        tg[s] = gemm;
         tf[s] = t1 - t0;
         tb[s] = t2 - t1;
         to[s] = t3 - t2;
     }
     double f = bench_median(tf, (int)steps), b = bench_median(tb, (int)steps),
-           op = bench_median(to, (int)steps);
+           op = bench_median(to, (int)steps), gm = bench_median(tg, (int)steps);
     printf("spec %s, batch %zu, %zu parameters, %s, %s, %d thread%s, median of %ld steps\n", spec,
            B, m.n_params, ae_backend_describe(), ae_precision_describe(), used,
            used == 1 ? "" : "s", steps);
-    printf("forward+loss %.3f ms, backward %.3f ms, optimizer %.3f ms, step %.3f ms\n", f * 1e3,
-           b * 1e3, op * 1e3, (f + b + op) * 1e3);
+    printf("forward+loss %.3f ms, backward %.3f ms, optimizer %.3f ms, step %.3f ms; "
+           "GEMMs within the step %.3f ms, the rest %.3f ms\n",
+           f * 1e3, b * 1e3, op * 1e3, (f + b + op) * 1e3, gm * 1e3, (f + b + op - gm) * 1e3);
     ae_fpenv_restore(saved);
     free(tf);
     free(tb);
     free(to);
+    free(tg);
     free(x);
     free(labels);
     ae_optim_free(&o);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ae/backend.h"
 #include "base/par.h"
@@ -119,6 +120,20 @@ const char *ae_bf16_support(void)
     return d;
 }
 
+static double *timer; /* ae_gemm_time */
+
+void ae_gemm_time(double *seconds)
+{
+    timer = seconds;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static ae_gemm_call *rec_calls;
 static size_t rec_cap, *rec_n;
 
@@ -147,9 +162,12 @@ bool ae_gemm_bias_act(bool trans_b, size_t M, size_t N, size_t K, const float *A
 {
     if (M == 0 || N == 0 || K == 0 || resolved() != AE_BACKEND_ONEDNN)
         return false;
+    double t0 = timer ? now() : 0;
     if (!ae_onednn_gemm_bias_act(trans_b, M, N, K, A, lda, B, ldb, bias, (int)act, C, ldc,
                                  precision == AE_PRECISION_BF16))
         return false;
+    if (timer)
+        *timer += now() - t0;
     record(false, trans_b, M, N, K, lda, ldb, ldc, 0.0f);
     return true;
 }
@@ -167,13 +185,15 @@ void ae_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
         return;
     }
     record(trans_a, trans_b, M, N, K, lda, ldb, ldc, beta);
-    if (resolved() == AE_BACKEND_ONEDNN &&
-        ae_onednn_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                       precision == AE_PRECISION_BF16))
-        return;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
-                A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    double t0 = timer ? now() : 0;
+    if (!(resolved() == AE_BACKEND_ONEDNN &&
+          ae_onednn_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                         precision == AE_PRECISION_BF16)))
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
+                    (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    if (timer)
+        *timer += now() - t0;
 }
 
 int ae_blas_set_threads(int n)

@@ -32,6 +32,10 @@ typedef struct {
 } ae_gemm_call;
 void ae_gemm_record(ae_gemm_call *calls, size_t cap, size_t *n);
 
+/* Timing, for bench/step: while set, every GEMM call (fused or not) adds
+ * its wall time to *seconds; NULL stops. */
+void ae_gemm_time(double *seconds);
+
 /* Sets the BLAS thread count; n <= 0 means OPENBLAS_NUM_THREADS when that is
  * set, else all cores.  Returns the count in effect. */
 int ae_blas_set_threads(int n);

@@ -35,7 +35,7 @@ while (($#)); do
 done
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bench_setup compare "" aetrain
+bench_setup compare "" aetrain aeencode bench_step bench_gemm
 py=/usr/bin/python3
 have_torch=1
 if ! "$py" -c 'import torch' 2>/dev/null; then
@@ -127,4 +127,49 @@ for t in $threads; do
             done
         done
     fi
+done
+
+# The GEMMs inside a training step (bench_step: each call's wall time summed,
+# median of 300 steps) against the same calls replayed on their own
+# (bench_gemm: median of 30 per call), and what the rest of the step costs.
+echo
+echo "| threads | backend, precision | step ms | GEMMs in the step ms | GEMM replay ms | in-step / replay | rest of the step ms |"
+echo "|---|---|---|---|---|---|---|"
+for t in $threads; do
+    for o in "${ours_runs[@]}"; do
+        set_=(--set train.backend="${o%:*}" --set train.precision="${o#*:}")
+        s=$("$root/build/bench_step" "$root/configs/vae.json" --threads "$t" "${set_[@]}" | tail -1)
+        g=$("$root/build/bench_gemm" "$root/configs/vae.json" --threads "$t" "${set_[@]}" |
+            sed -n 's/^GEMM time per training step *\([0-9.]*\) ms.*/\1/p')
+        awk -v t="$t" -v o="${o%:*}, ${o#*:}" -v s="$s" -v g="$g" 'BEGIN {
+            match(s, /step [0-9.]+ ms/); st = substr(s, RSTART + 5, RLENGTH - 8) + 0
+            match(s, /step [0-9.]+ ms, the rest/); i = substr(s, RSTART, RLENGTH)
+            match(s, /GEMMs within the step [0-9.]+/); gi = substr(s, RSTART + 22, RLENGTH - 22) + 0
+            printf "| %s | %s | %.3f | %.3f | %.3f | %.2fx | %.3f |\n", t, o, st, gi, g, gi / g, st - gi }'
+    done
+done
+
+# aeencode: the 10,000 test images through a model trained for one epoch,
+# wall time of the whole program (median of 5) and peak RSS.
+"$root/build/aetrain" --config "$root/configs/vae.json" --set "data.train=\"$M/train-images-idx3-ubyte.gz\"" \
+    --set 'data.train_labels=""' --set 'data.test=""' --set 'data.test_labels=""' \
+    --set output.images=false --epochs 1 --out "$out/enc" --quiet
+echo
+echo "| threads | aeencode of the 10,000 test images, precision | median s | peak RSS MB |"
+echo "|---|---|---|---|"
+precs=(fp32)
+for o in "${ours_runs[@]}"; do [ "$o" = onednn:bf16 ] && precs=(fp32 bf16); done
+for t in $threads; do
+    for p in "${precs[@]}"; do
+        : >"$out/enc-s"
+        : >"$out/enc-s.rss"
+        for ((r = 1; r <= 5; r++)); do
+            /usr/bin/time -f '%e %M' -o "$out/time" "$root/build/aeencode" --model "$out/enc/model.safetensors" \
+                --data "$M/t10k-images-idx3-ubyte.gz" --out "$out/codes.npy" --threads "$t" --precision "$p"
+            awk '{ print $1 }' "$out/time" >>"$out/enc-s"
+            awk '{ print $2 }' "$out/time" >>"$out/enc-s.rss"
+        done
+        awk -v t="$t" -v p="$p" -v s="$(median "$out/enc-s")" -v r="$(median "$out/enc-s.rss")" \
+            'BEGIN { printf "| %s | %s | %.2f | %.0f |\n", t, p, s, r / 1024 }'
+    done
 done

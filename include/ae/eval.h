@@ -16,6 +16,7 @@
 #include "ae/config.h"
 #include "ae/data.h"
 #include "ae/model.h"
+#include "ae/noise.h"
 #include "ae/rng.h"
 #include "ae/status.h"
 
@@ -38,6 +39,11 @@ typedef struct {
     const ae_dataset *probe_train;/* train the probe here (with labels); NULL: split the data */
     const ae_dataset *pca_train;  /* fit PCA here; NULL: on the data */
     bool skip_pca;
+    /* corrupt the encoder's (and PCA's) input with this noise, drawn from
+     * seed's own stream, while every reconstruction term and error is
+     * measured against the clean input (aeeval --corrupt); type none: off.
+     * The IWAE bound is not computed then. */
+    ae_noise_spec corrupt;
     ae_eval_progress_fn progress; /* optional */
     void *progress_ctx;
 } ae_eval_options;
@@ -46,6 +52,7 @@ typedef struct {
     size_t n, latent, latent2;
     bool has_elbo;                /* vae, cvae, hvae */
     bool has_iwae, has_bce, has_labels, has_pca;
+    bool corrupted;               /* the inputs were corrupted (opt->corrupt) */
     /* means over the examples */
     double neg_elbo, neg_elbo_mu; /* recon + kl with z sampled / z = mu (beta = 1) */
     double recon, recon_mu;       /* -log p(x|z), z sampled / z = mu */

@@ -58,6 +58,34 @@ int cli_select_precision(int p, const ae_config *cfg)
     return st == AE_OK ? 0 : cli_fail(st, &err);
 }
 
+bool cli_parse_corrupt(const char *s, ae_noise_spec *n)
+{
+    static const struct {
+        const char *name;
+        ae_noise type;
+    } kinds[] = {{"gaussian", AE_NOISE_GAUSSIAN},
+                 {"masking", AE_NOISE_MASKING},
+                 {"salt_pepper", AE_NOISE_SALT_PEPPER}};
+    const char *colon = strchr(s, ':');
+    for (size_t k = 0; colon && k < sizeof kinds / sizeof kinds[0]; k++) {
+        if (strlen(kinds[k].name) != (size_t)(colon - s) ||
+            strncmp(s, kinds[k].name, (size_t)(colon - s)))
+            continue;
+        double v;
+        bool std = kinds[k].type == AE_NOISE_GAUSSIAN;
+        if (!cli_parse_double("--corrupt", colon + 1, 0.0, std ? 1e6 : 1.0, &v))
+            return false;
+        if (v <= 0.0) {
+            cli_error("--corrupt %s: the %s must be above 0", s, std ? "deviation" : "probability");
+            return false;
+        }
+        *n = (ae_noise_spec){kinds[k].type, std ? v : 0.0, std ? 0.0 : v};
+        return true;
+    }
+    cli_error("--corrupt: expected gaussian:STD, masking:P or salt_pepper:P, not '%s'", s);
+    return false;
+}
+
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];

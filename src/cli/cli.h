@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ae/config.h"
+#include "ae/noise.h"
 #include "ae/status.h"
 
 extern const char *cli_prog; /* set by each program's main */
@@ -45,6 +46,10 @@ bool cli_parse_precision(const char *s, int *out);
  * train.precision) for the backend in effect.  Prints the error and
  * returns the exit code when it cannot run here, else 0. */
 int cli_select_precision(int p, const ae_config *cfg);
+
+/* --corrupt gaussian:STD | masking:P | salt_pepper:P (aerecon, aeeval):
+ * STD > 0, P in (0, 1].  Prints the error and returns false otherwise. */
+bool cli_parse_corrupt(const char *s, ae_noise_spec *n);
 
 /* stderr is a terminal (progress lines update in place). */
 bool cli_stderr_is_tty(void);

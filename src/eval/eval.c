@@ -466,17 +466,27 @@ void ae_eval_result_free(ae_eval_result *r)
     memset(r, 0, sizeof *r);
 }
 
-void ae_eval_elbo(ae_model *m, size_t B, const float *x, const int32_t *labels, ae_rng *rng,
-                  double *recon, double *kl, double *kl_dim, double *kl_dim2)
+/* ae_eval_elbo of input x against target t (t = x but under --corrupt) */
+static void elbo_target(ae_model *m, size_t B, const float *x, const float *t,
+                        const int32_t *labels, ae_rng *rng, double *recon, double *kl,
+                        double *kl_dim, double *kl_dim2)
 {
-    ae_model_forward(m, B, x, x, labels, rng, 1.0f, NULL);
+    ae_model_forward(m, B, x, t, labels, rng, 1.0f, NULL);
     for (size_t q = 0; q < B; q++)
         recon[q] = m->ex_recon[q];
     ae_model_kl_terms(m, B, kl, kl_dim, kl_dim2);
 }
 
+void ae_eval_elbo(ae_model *m, size_t B, const float *x, const int32_t *labels, ae_rng *rng,
+                  double *recon, double *kl, double *kl_dim, double *kl_dim2)
+{
+    elbo_target(m, B, x, x, labels, rng, recon, kl, kl_dim, kl_dim2);
+}
+
 typedef struct {
     float *x;          /* [MB x D] a batch of scaled inputs */
+    float *xc;         /* [MB x D] the batch corrupted (opt->corrupt), else NULL */
+    float *lo, *hi;    /* [D] the features' scaled ranges, for salt-and-pepper noise */
     float *y;          /* [MB x D] decoded means / PCA reconstructions */
     float *pcode;      /* [MB x k] PCA codes */
     float *codes;      /* [n x L] E[z|x] (the code for an ae) */
@@ -492,6 +502,9 @@ typedef struct {
 static void work_free(work_t *w)
 {
     free(w->x);
+    free(w->xc);
+    free(w->lo);
+    free(w->hi);
     free(w->y);
     free(w->pcode);
     free(w->codes);
@@ -503,7 +516,6 @@ static void work_free(work_t *w)
     free(w->tmp);
     ae_pca_free(&w->pca);
 }
-
 
 static void progress(const ae_eval_options *opt, const char *stage, size_t done, size_t total)
 {
@@ -635,7 +647,8 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     r.latent = L;
     r.latent2 = L2;
     r.has_elbo = m->family->variational;
-    r.has_iwae = r.has_elbo && opt->iw_samples > 0;
+    r.corrupted = opt->corrupt.type != AE_NOISE_NONE;
+    r.has_iwae = r.has_elbo && opt->iw_samples > 0 && !r.corrupted;
     r.has_bce = ae_likelihood_get(m->likelihood)->unit_range;
     const bool hvae = m->family->hierarchical;
     ae_status st = AE_OK;
@@ -648,6 +661,9 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     r.code_var = calloc(L, sizeof(double));
     r.ex_sse = malloc(n * sizeof(double));
     bool ok = w.x && w.y && w.tmp && w.codes && r.kl_dim && r.code_var && r.ex_sse;
+    if (ok && r.corrupted)
+        ok = (w.xc = malloc(MB * D * sizeof(float))) && (w.lo = malloc(D * sizeof(float))) &&
+             (w.hi = malloc(D * sizeof(float)));
     if (ok && r.has_elbo)
         ok = (r.ex_neg_elbo = malloc(n * sizeof(double))) != NULL;
     if (ok && r.has_iwae)
@@ -685,10 +701,13 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     }
 
     /* Independent streams: changing K never changes the sampled ELBO. */
-    ae_rng z_rng, iw_rng, bin_rng;
+    ae_rng z_rng, iw_rng, bin_rng, noise_rng;
     ae_rng_seed_stream(&z_rng, opt->seed, 1);
     ae_rng_seed_stream(&iw_rng, opt->seed, 2);
     ae_rng_seed_stream(&bin_rng, opt->seed, 3);
+    ae_rng_seed_stream(&noise_rng, opt->seed, 4);
+    if (r.corrupted)
+        ae_scaled_feature_range(ds, m->scale, m->shift, w.lo, w.hi);
     double t_start = now_seconds(), t_iwae = 0.0, t_pca = 0.0;
     double s_recon = 0, s_recon_mu = 0, s_kl = 0, s_kl_mu = 0, s_kl2 = 0, s_sse = 0, s_pca = 0,
            s_iwae = 0;
@@ -696,9 +715,16 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
         size_t b = n - i < MB ? n - i : MB;
         ae_batch_gather(ds, NULL, i, b, m->scale, m->shift, opt->binarize, &bin_rng, w.x);
         const int32_t *lab = m->classes ? ds->labels + i : NULL;
+        /* what the encoder (and PCA) see; the targets are always w.x */
+        const float *in = w.x;
+        if (r.corrupted) {
+            ae_noise_apply(&opt->corrupt, w.lo, w.hi, &noise_rng, w.x, w.xc, b, D);
+            in = w.xc;
+        }
         if (r.has_elbo) {
             /* z ~ q(z|x): the bound itself, and the KL of each dimension */
-            ae_eval_elbo(m, b, w.x, lab, &z_rng, w.tmp, r.ex_neg_elbo + i, r.kl_dim, r.kl_dim2);
+            elbo_target(m, b, in, w.x, lab, &z_rng, w.tmp, r.ex_neg_elbo + i, r.kl_dim,
+                        r.kl_dim2);
             for (size_t q = 0; q < b; q++) {
                 s_recon += w.tmp[q];
                 s_kl += r.ex_neg_elbo[i + q];
@@ -707,7 +733,7 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
             }
         }
         /* z = mu (an ae's code): reconstruction, its error, and the codes */
-        ae_model_forward(m, b, w.x, w.x, lab, NULL, 1.0f, NULL);
+        ae_model_forward(m, b, in, w.x, lab, NULL, 1.0f, NULL);
         for (size_t q = 0; q < b; q++) {
             s_recon_mu += m->ex_recon[q];
             s_kl_mu += m->ex_kl[q];
@@ -736,7 +762,7 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
         }
         if (r.has_pca) {
             double t0 = now_seconds();
-            ae_pca_project(&w.pca, w.x, b, w.pcode);
+            ae_pca_project(&w.pca, in, b, w.pcode);
             ae_pca_reconstruct(&w.pca, w.pcode, b, w.y);
             ae_eval_sse(b, D, w.x, w.y, w.tmp);
             for (size_t q = 0; q < b; q++)

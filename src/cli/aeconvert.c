@@ -62,14 +62,6 @@ typedef struct {
     unsigned char *buf;     /* [dim x 4] the converted row */
 } convert_ctx;
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* The header: 00 00 type ndims, then the sizes (n patched at the end). */
 static int write_header(FILE *f, unsigned char type, size_t n, size_t dim, size_t h, size_t w)
 {
@@ -77,14 +69,14 @@ static int write_header(FILE *f, unsigned char type, size_t n, size_t dim, size_
     size_t len;
     if (h && w) {
         b[3] = 3;
-        put_be32(b + 4, (uint32_t)n);
-        put_be32(b + 8, (uint32_t)h);
-        put_be32(b + 12, (uint32_t)w);
+        cli_put_be32(b + 4, (uint32_t)n);
+        cli_put_be32(b + 8, (uint32_t)h);
+        cli_put_be32(b + 12, (uint32_t)w);
         len = 16;
     } else {
         b[3] = 2;
-        put_be32(b + 4, (uint32_t)n);
-        put_be32(b + 8, (uint32_t)dim);
+        cli_put_be32(b + 4, (uint32_t)n);
+        cli_put_be32(b + 8, (uint32_t)dim);
         len = 12;
     }
     return fwrite(b, 1, len, f) == len;
@@ -130,7 +122,7 @@ static ae_status on_row(void *vctx, const ae_stream_info *info, const void *row,
                 v = v * (1.0f / 255.0f) + 0.0f;
             uint32_t u;
             memcpy(&u, &v, sizeof u);
-            put_be32(c->buf + 4 * j, u);
+            cli_put_be32(c->buf + 4 * j, u);
         }
         bytes = 4 * c->dim;
     }
@@ -205,12 +197,12 @@ static ae_status write_labels(const char *path, const int32_t *labels, size_t n,
     if (st != AE_OK)
         return st;
     unsigned char head[8] = {0, 0, (unsigned char)(wide ? 0x0C : 0x08), 1};
-    put_be32(head + 4, (uint32_t)n);
+    cli_put_be32(head + 4, (uint32_t)n);
     int ok = fwrite(head, 1, 8, f.fp) == 8;
     for (size_t i = 0; ok && i < n; i++) {
         unsigned char b[4];
         if (wide)
-            put_be32(b, (uint32_t)labels[i]);
+            cli_put_be32(b, (uint32_t)labels[i]);
         else
             b[0] = (unsigned char)labels[i];
         ok = fwrite(b, 1, wide ? 4 : 1, f.fp) == (wide ? 4u : 1u);
@@ -376,7 +368,7 @@ int main(int argc, char **argv)
     if (st == AE_OK) {
         /* the count is known now */
         unsigned char b[4];
-        put_be32(b, (uint32_t)c.n);
+        cli_put_be32(b, (uint32_t)c.n);
         if (fseek(f.fp, 4, SEEK_SET) != 0) {
             ae_error_set(&err, "%s: cannot go back to write the example count (%s): give a "
                          "regular file", out, strerror(errno));

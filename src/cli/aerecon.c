@@ -81,14 +81,6 @@ static bool out_kind_of(const char *opt, const char *path, out_kind *k)
     return true;
 }
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* raw [n x D] (the data's units) as IDX: uint8 (rounded, clamped to
  * [0, 255]) or float32, [n x h x w] when h and w are known. */
 static ae_status write_idx(const char *path, const float *raw, size_t n, size_t D, bool u8,
@@ -103,12 +95,12 @@ static ae_status write_idx(const char *path, const float *raw, size_t n, size_t 
     if (st != AE_OK)
         return st;
     unsigned char head[16] = {0, 0, u8 ? 0x08 : 0x0D, h && w ? 3 : 2};
-    put_be32(head + 4, (uint32_t)n);
+    cli_put_be32(head + 4, (uint32_t)n);
     if (h && w) {
-        put_be32(head + 8, (uint32_t)h);
-        put_be32(head + 12, (uint32_t)w);
+        cli_put_be32(head + 8, (uint32_t)h);
+        cli_put_be32(head + 12, (uint32_t)w);
     } else {
-        put_be32(head + 8, (uint32_t)D);
+        cli_put_be32(head + 8, (uint32_t)D);
     }
     size_t hl = h && w ? 16 : 12;
     bool ok = fwrite(head, 1, hl, f.fp) == hl;
@@ -127,7 +119,7 @@ static ae_status write_idx(const char *path, const float *raw, size_t n, size_t 
             } else {
                 uint32_t u;
                 memcpy(&u, &r[j], sizeof u);
-                put_be32(row + 4 * j, u);
+                cli_put_be32(row + 4 * j, u);
             }
         }
         ok = fwrite(row, u8 ? 1 : 4, D, f.fp) == D;

@@ -32,6 +32,14 @@ int cli_fail(ae_status st, const ae_error *err)
     return ae_status_exit_code(st);
 }
 
+void cli_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
 bool cli_parse_precision(const char *s, int *out)
 {
     for (int p = 0; p < AE_PRECISION_COUNT; p++)

@@ -37,6 +37,9 @@ bool cli_parse_double(const char *name, const char *s, double min, double max, d
 /* "key=\"escaped value\"" as a --set override; malloc'ed. */
 char *cli_string_override(const char *key, const char *value);
 
+/* v as 4 big-endian bytes at p (IDX headers and float32 elements). */
+void cli_put_be32(unsigned char *p, uint32_t v);
+
 /* --precision VALUE of the programs that run a model: fp32, bf16, or model
  * (the model's train.precision, the default); *out = the ae_precision, or
  * -1 for model.  Prints the error and returns false on anything else. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "ae/batch.h"
 #include "ae/checkpoint.h"
@@ -37,8 +38,9 @@ static void usage(FILE *f)
             "  --data FILE          the examples\n"
             "  --labels FILE        their labels (IDX or one-column CSV): a conditional VAE\n"
             "                       needs them, as in aeencode; written to CSV output\n"
-            "  --out FILE           by extension: .csv (label,x0,...,x{D-1}, label first when\n"
-            "                       there are labels), .idx (uint8 when the input is uint8,\n"
+            "  --out FILE           by extension: .csv (a CSV input's header and label column;\n"
+            "                       else x0,...,x{D-1}, label first when there are labels),\n"
+            "                       .idx (uint8 when the input is uint8,\n"
             "                       else float32; [n x h x w] for images), .png (a grid of --n\n"
             "                       examples: rows of inputs, each above its reconstructions)\n"
             "  --corrupt SPEC       corrupt the inputs first, in the model's scaled units:\n"
@@ -132,24 +134,103 @@ static ae_status write_idx(const char *path, const float *raw, size_t n, size_t 
     return ae_atomic_commit(&f, err);
 }
 
-/* raw [n x D] as CSV: a header row, then label (when labels) and the values. */
+/* How a CSV output lays out its columns: the input's header line (NULL:
+ * write x0,...,x{D-1}, with label first when there are labels) and where
+ * the label goes among the D + 1 cells (-1: first, as "label"). */
+typedef struct {
+    char *header;
+    long label_col;
+} csv_layout;
+
+static bool is_number(const char *c)
+{
+    while (*c == ' ' || *c == '\t')
+        c++;
+    char *end;
+    if (!*c)
+        return false;
+    strtod(c, &end);
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+        end++;
+    return end != c && !*end;
+}
+
+/* For a CSV input (by its name, as the loader decides): its first line when
+ * it is a header (data.csv.header, or auto: a cell that is not a number),
+ * and the label column's position (data.csv.label_column: a header name or
+ * a 0-based index).  The loader has already accepted the file, so this only
+ * reads its first line again (zlib reads plain and .gz files alike). */
+static void read_csv_layout(const char *path, const ae_config *cfg, csv_layout *lay)
+{
+    lay->header = NULL;
+    lay->label_col = -1;
+    size_t n = strlen(path);
+    bool csv = (n > 4 && !strcmp(path + n - 4, ".csv")) || (n > 7 && !strcmp(path + n - 7, ".csv.gz"));
+    if (!csv)
+        return;
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return;
+    static char line[1 << 20];
+    bool got = gzgets(g, line, sizeof line) != NULL;
+    gzclose(g);
+    if (!got)
+        return;
+    line[strcspn(line, "\r\n")] = '\0';
+    bool header = cfg->data.csv_header == 1;
+    long col = 0, want = -1;
+    const char *lc = cfg->data.csv_label_column;
+    char *end;
+    if (*lc && strtol(lc, &end, 10) >= 0 && !*end)
+        want = strtol(lc, NULL, 10);
+    for (char *c = line, *next; c; c = next, col++) {
+        next = strchr(c, ',');
+        if (next)
+            *next++ = '\0';
+        if (cfg->data.csv_header < 0 && !is_number(c))
+            header = true;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        if (want < 0 && *lc && !strcmp(c, lc))
+            want = col;
+        if (next)
+            next[-1] = ',';
+    }
+    lay->label_col = *lc ? want : -1;
+    if (header)
+        lay->header = line;
+}
+
+/* raw [n x D] as CSV: the input's header and label column when it was a
+ * CSV (lay), else x0,...,x{D-1} with label first when there are labels. */
 static ae_status write_csv(const char *path, const float *raw, const int32_t *labels, size_t n,
-                           size_t D, ae_error *err)
+                           size_t D, const csv_layout *lay, ae_error *err)
 {
     ae_atomic_file f;
     ae_status st = ae_atomic_open(&f, path, err);
     if (st != AE_OK)
         return st;
-    if (labels)
-        fputs("label,", f.fp);
-    for (size_t j = 0; j < D; j++)
-        fprintf(f.fp, "%sx%zu", j ? "," : "", j);
-    fputc('\n', f.fp);
+    long lpos = labels ? (lay->label_col >= 0 ? lay->label_col : 0) : -1;
+    if (lay->header) { /* labels from a --labels file go first, as "label" */
+        fprintf(f.fp, "%s%s\n", labels && lay->label_col < 0 ? "label," : "", lay->header);
+    } else {
+        for (size_t j = 0, c = 0; j < D || (long)c == lpos; c++) {
+            fputs(c ? "," : "", f.fp);
+            if ((long)c == lpos)
+                fputs("label", f.fp);
+            else
+                fprintf(f.fp, "x%zu", j++);
+        }
+        fputc('\n', f.fp);
+    }
     for (size_t i = 0; i < n; i++) {
-        if (labels)
-            fprintf(f.fp, "%d,", (int)labels[i]);
-        for (size_t j = 0; j < D; j++)
-            fprintf(f.fp, "%s%.7g", j ? "," : "", (double)raw[i * D + j]);
+        for (size_t j = 0, c = 0; j < D || (long)c == lpos; c++) {
+            fputs(c ? "," : "", f.fp);
+            if ((long)c == lpos)
+                fprintf(f.fp, "%d", (int)labels[i]);
+            else
+                fprintf(f.fp, "%.7g", (double)raw[i * D + j++]);
+        }
         fputc('\n', f.fp);
     }
     return ae_atomic_commit(&f, err);
@@ -159,6 +240,7 @@ typedef struct {
     ae_model *m;
     const ae_dataset *ds;
     size_t n, D, png_n, cols;
+    csv_layout lay;
 } writer_t;
 
 /* Writes raw [n x D] (the data's units) to path as CSV or IDX (uint8 when
@@ -168,7 +250,7 @@ static ae_status write_out(const writer_t *w, const char *path, out_kind k, cons
                            const float *shown, bool u8, ae_error *err)
 {
     switch (k) {
-    case OUT_CSV: return write_csv(path, raw, w->ds->labels, w->n, w->D, err);
+    case OUT_CSV: return write_csv(path, raw, w->ds->labels, w->n, w->D, &w->lay, err);
     case OUT_IDX: return write_idx(path, raw, w->n, w->D, u8, w->ds->img_h, w->ds->img_w, err);
     case OUT_PNG:
         return ae_picture_recon(path, w->m, shown, w->m->classes ? w->ds->labels : NULL,
@@ -302,7 +384,8 @@ int main(int argc, char **argv)
         ae_model_encode(&m, b, xin + i * D, lab, mu, NULL);
         ae_model_decode(&m, b, mu, lab, y + i * D);
     }
-    writer_t w = {&m, &ds, n, D, (size_t)png_n, (size_t)cols};
+    writer_t w = {&m, &ds, n, D, (size_t)png_n, (size_t)cols, {NULL, -1}};
+    read_csv_layout(data_path, &cfg, &w.lay);
     /* the pictures draw scaled values ... */
     if (out_k == OUT_PNG)
         st = write_out(&w, out_path, out_k, NULL, xin, false, &err);

@@ -55,6 +55,26 @@ PY
 "$AERECON" --model dae/model.safetensors --data "$T10K" --limit 50 --out r.png --n 16 --cols 8 >/dev/null || fail "aerecon png"
 [ "$(png_size r.png)" = "233 117" ] && ok || fail "png size $(png_size r.png)"
 
+# --- a CSV input keeps its header and label column ---
+"$PY" - "$T10K" "$T10KL" <<'PY' || fail "make csv"
+import gzip, sys
+x = gzip.open(sys.argv[1]).read()[16:]; y = gzip.open(sys.argv[2]).read()[8:]
+with open("digits.csv", "w") as f:
+    names = [f"p{j}" for j in range(784)]
+    f.write(",".join(names[:3] + ["digit"] + names[3:]) + "\n")
+    for i in range(300):
+        v = [f"{b / 255:.4g}" for b in x[i * 784:(i + 1) * 784]]
+        f.write(",".join(v[:3] + [str(y[i])] + v[3:]) + "\n")
+PY
+"$AETRAIN" --config "$AE_SOURCE/configs/ae.json" --set data.train=\"digits.csv\" --set 'data.train_labels=""' \
+    --set 'data.test=""' --set 'data.test_labels=""' --set data.csv.label_column=\"digit\" --set output.images=false \
+    --epochs 1 --threads 1 --out csvae --quiet || fail "train on csv"
+"$AERECON" --model csvae/model.safetensors --data digits.csv --out digits-r.csv >/dev/null || fail "aerecon csv in"
+cmp -s <(head -1 digits.csv) <(head -1 digits-r.csv) && ok || fail "header not kept: $(head -c 100 digits-r.csv)"
+cmp -s <(cut -d, -f4 digits.csv) <(cut -d, -f4 digits-r.csv) && ok || fail "label column not kept"
+[ "$(wc -l <digits-r.csv)" -eq 301 ] && [ "$(head -2 digits-r.csv | tail -1 | tr , '\n' | wc -l)" -eq 785 ] && ok \
+    || fail "csv shape"
+
 # --- corruption: reproducible, kept on request, and the DAE removes some ---
 "$AERECON" --model dae/model.safetensors --data "$T10K" --limit 1000 --corrupt masking:0.5 --seed 3 \
     --corrupted-out c1.idx --out d1.idx >c1.log || fail "corrupt: $(cat c1.log)"

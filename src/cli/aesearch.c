@@ -394,6 +394,13 @@ int main(int argc, char **argv)
     double t0 = now();
     ae_status st = ae_knn(qs.codes, qs.n, is.codes, is.n, is.d, (size_t)k, metric, idx, dist, &err);
     double secs = now() - t0;
+    for (size_t t = 0; st == AE_OK && t < qs.n * (size_t)k; t++)
+        if (idx[t] == UINT32_MAX) { /* only a code that is not a number finds nothing */
+            ae_error_set(&err, "query %zu found fewer than %ld neighbours: codes that are not "
+                               "finite numbers (NaN or infinity from the model's encoder) are "
+                               "never near anything", t / (size_t)k, k);
+            st = AE_ERR_INPUT;
+        }
     if (st == AE_OK)
         st = write_neighbours(out_path, &qs, &is, (size_t)k, idx, dist, &err);
     if (st == AE_OK && png_path)

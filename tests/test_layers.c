@@ -257,6 +257,66 @@ START_TEST(likelihood_table_gradients)
 }
 END_TEST
 
+/* Every likelihood with missing targets (NaN): a row's value is the value
+ * of the same row with only its observed features (a narrower problem
+ * built by hand), and the gradient is that row's gradient on the observed
+ * features and exactly 0 on the missing ones; a row with every target
+ * missing is 0. */
+START_TEST(likelihood_table_missing_targets)
+{
+    enum { B = 3, D = 6 };
+    const bool missing[B][D] = {{0, 1, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1}};
+    const float stds[] = {1.0f, 0.37f};
+    for (int k = 0; k < AE_LIK_COUNT; k++) {
+        const ae_likelihood_ops *o = ae_likelihood_get((ae_likelihood)k);
+        const size_t P = o->outputs; /* parameters per feature, blocks of D in a row */
+        for (size_t s = 0; s < sizeof stds / sizeof stds[0]; s++) {
+            ae_likelihood_params p = ae_likelihood_params_default();
+            p.gaussian_std = stds[s];
+            float y[B * 2 * D], x[B * D], d[B * 2 * D];
+            double per[B];
+            ae_rng r;
+            ae_rng_seed(&r, 91 + (unsigned)k);
+            tu_fill_uniform(&r, y, B * P * D, -3, 3);
+            tu_fill_uniform(&r, x, B * D, 0, 1);
+            for (size_t i = 0; i < B; i++)
+                for (size_t j = 0; j < D; j++)
+                    if (missing[i][j])
+                        x[i * D + j] = NAN;
+            double total = o->nll(&p, B, D, y, x, 1.0f, d, per);
+            ck_assert_double_eq_tol(total, per[0] + per[1] + per[2], 1e-9);
+            for (size_t i = 0; i < B; i++) {
+                /* the observed features of row i, as a row of their own */
+                float ys[2 * D], xs[D], ds[2 * D];
+                size_t n = 0, at[D];
+                for (size_t j = 0; j < D; j++)
+                    if (!missing[i][j])
+                        at[n++] = j;
+                for (size_t q = 0; q < n; q++) {
+                    xs[q] = x[i * D + at[q]];
+                    for (size_t b = 0; b < P; b++)
+                        ys[b * n + q] = y[i * P * D + b * D + at[q]];
+                }
+                double want = n ? o->nll(&p, 1, n, ys, xs, 1.0f, ds, NULL) : 0.0;
+                ck_assert_msg(fabs(per[i] - want) <= 1e-6 * (1 + fabs(want)),
+                              "%s (std %g) row %zu: %.9g, observed features alone %.9g", o->name,
+                              (double)stds[s], i, per[i], want);
+                for (size_t b = 0; b < P; b++)
+                    for (size_t j = 0, q = 0; j < D; j++) {
+                        float g = d[i * P * D + b * D + j];
+                        if (missing[i][j])
+                            ck_assert_msg(g == 0.0f, "%s: gradient %g at a missing target",
+                                          o->name, (double)g);
+                        else
+                            ck_assert_msg(fabsf(g - ds[b * n + q++]) <= 1e-6f, "%s: gradient",
+                                          o->name);
+                    }
+            }
+        }
+    }
+}
+END_TEST
+
 /* N(y, c^2): 0.5 * d^2 / c^2 + log c + 0.5 log 2 pi per feature. */
 START_TEST(gaussian_std_known_value)
 {
@@ -392,6 +452,7 @@ static Suite *suite(void)
     tcase_add_test(t, continuous_bernoulli_normalised);
     tcase_add_test(t, likelihood_table_complete);
     tcase_add_test(t, likelihood_table_gradients);
+    tcase_add_test(t, likelihood_table_missing_targets);
     tcase_add_test(t, gaussian_std_known_value);
     tcase_add_test(t, gaussian_learned_known_values);
     tcase_add_test(t, fast_exp_log1p_accuracy);

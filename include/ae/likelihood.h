@@ -38,7 +38,8 @@ typedef struct {
                          * log-variance pre-activations) */
     /* -log p(x|y) of B rows of D features, y [B x outputs*D] the decoder's
      * output: returns the sum; per_example [B] (optional) each row's value;
-     * dy [B x outputs*D] (optional) scale * d/dy. */
+     * dy [B x outputs*D] (optional) scale * d/dy.  A target that is NaN (a
+     * missing value) counts for nothing: no term, no constant, gradient 0. */
     double (*nll)(const ae_likelihood_params *p, size_t B, size_t D, const float *y,
                   const float *x, float scale, float *dy, double *per_example);
     /* decoder outputs y [B x outputs*D] -> the distribution's mean in model

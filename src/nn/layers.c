@@ -345,7 +345,28 @@ typedef struct {
     double row_const, *rows;
 } nll_job;
 
-/* Rows [lo, hi) of the job: each row's sum into rows[]. */
+/* A missing target (NaN) counts for nothing: its value and gradient are
+ * set to 0.  Returns how many there were. */
+AE_CLONES static size_t mask_missing(size_t n, const float *restrict t, float *restrict vals,
+                                     float *restrict d)
+{
+    size_t miss = 0;
+    for (size_t j = 0; j < n; j++)
+        miss += t[j] != t[j];
+    if (!miss)
+        return 0;
+    for (size_t j = 0; j < n; j++)
+        if (t[j] != t[j]) {
+            vals[j] = 0.0f;
+            if (d)
+                d[j] = 0.0f;
+        }
+    return miss;
+}
+
+/* Rows [lo, hi) of the job: each row's sum into rows[].  The per-row
+ * constant is row_const for a complete row, its share of the observed
+ * features for a row with missing targets. */
 static void nll_range(void *ctx, size_t lo, size_t hi)
 {
     const nll_job *j = ctx;
@@ -353,12 +374,17 @@ static void nll_range(void *ctx, size_t lo, size_t hi)
     size_t D = j->D;
     for (size_t r = lo; r < hi; r++) {
         double row = j->row_const;
+        size_t miss = 0;
         for (size_t j0 = 0; j0 < D; j0 += NLL_CHUNK) {
             size_t n = D - j0 < NLL_CHUNK ? D - j0 : NLL_CHUNK;
             size_t off = r * D + j0;
-            j->chunk(n, j->out + off, j->x + off, j->scale, vals, j->d ? j->d + off : NULL);
+            float *d = j->d ? j->d + off : NULL;
+            j->chunk(n, j->out + off, j->x + off, j->scale, vals, d);
+            miss += mask_missing(n, j->x + off, vals, d);
             row += sum_lanes(vals, n);
         }
+        if (miss)
+            row -= j->row_const * (double)miss / (double)D;
         j->rows[r] = row;
     }
 }

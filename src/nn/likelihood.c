@@ -40,10 +40,16 @@ static double gaussian_nll(const ae_likelihood_params *p, size_t B, size_t D, co
     const double inv_c2 = 1.0 / ((double)c * c), log_c = log((double)c);
     double total = 0.0;
     for (size_t r = 0; r < B; r++) {
-        /* the unit-variance row, rescaled: (sum/2 of squares) / c^2 + D log c */
+        /* the unit-variance row, rescaled: (sum/2 of squares) / c^2 + D log c,
+         * over the observed features (a missing target, NaN, counts for
+         * nothing) */
+        size_t obs = D;
+        for (size_t j = 0; j < D; j++)
+            obs -= x[r * D + j] != x[r * D + j];
+        double rc = obs == D ? row_const : (double)obs * half_log_2pi;
         double row = ae_gaussian_nll(1, D, y + r * D, x + r * D, (float)(scale * inv_c2),
                                      dy ? dy + r * D : NULL, NULL);
-        row = (row - row_const) * inv_c2 + row_const + (double)D * log_c;
+        row = (row - rc) * inv_c2 + rc + (double)obs * log_c;
         if (per_example)
             per_example[r] = row;
         total += row;

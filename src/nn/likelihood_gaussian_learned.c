@@ -25,7 +25,14 @@ static double nll(const ae_likelihood_params *p, size_t B, size_t D, const float
     for (size_t r = 0; r < B; r++) {
         const float *mu = y + r * 2 * D, *u = mu + D, *t = x + r * D;
         double row = (double)D * half_log_2pi;
+        size_t miss = 0;
         for (size_t j = 0; j < D; j++) {
+            if (t[j] != t[j]) { /* a missing target counts for nothing */
+                miss++;
+                if (dy)
+                    dy[r * 2 * D + j] = dy[r * 2 * D + D + j] = 0.0f;
+                continue;
+            }
             float a = u[j] - m, e = expf(-fabsf(a));
             float sp = fmaxf(a, 0.0f) + log1pf(e); /* softplus(a) */
             float lv = m + sp, prec = expf(-lv);
@@ -37,6 +44,8 @@ static double nll(const ae_likelihood_params *p, size_t B, size_t D, const float
                 dy[r * 2 * D + D + j] = scale * 0.5f * (1.0f - diff * diff * prec) * sig;
             }
         }
+        if (miss)
+            row -= (double)miss * half_log_2pi;
         if (per_example)
             per_example[r] = row;
         total += row;

@@ -258,6 +258,34 @@ START_TEST(test_idx_mapped_matches_read)
 }
 END_TEST
 
+/* standardize over the values present: a missing value (NaN, which only
+ * the coming missing-data loader produces) is left out of the mean, the
+ * deviation and the count; a feature with no values gets scale 1, shift 0.
+ * Columns: {1, NaN, 3, NaN} -> mean 2, sd 1; {NaN x 4}; {2, 4, 6, 8} ->
+ * mean 5, sd sqrt(5). */
+START_TEST(test_standardize_skips_missing)
+{
+    const float x[4 * 3] = {1, NAN, 2, NAN, NAN, 4, 3, NAN, 6, NAN, NAN, 8};
+    ae_dataset ds = {0};
+    ds.n = 4;
+    ds.dim = 3;
+    ds.dtype = AE_DTYPE_F32;
+    ds.x = x;
+    float scale[3], shift[3];
+    ae_scaling_fit(&ds, NULL, 0, AE_SCALE_STANDARDIZE, scale, shift);
+    ck_assert_float_eq_tol(scale[0], 1.0f, 1e-7f);
+    ck_assert_float_eq_tol(shift[0], -2.0f, 1e-7f);
+    ck_assert(scale[1] == 1.0f && shift[1] == 0.0f);
+    ck_assert_float_eq_tol(scale[2], (float)(1 / sqrt(5.0)), 1e-7f);
+    ck_assert_float_eq_tol(shift[2], (float)(-5 / sqrt(5.0)), 1e-6f);
+    /* the ranges skip it too */
+    float lo[3], hi[3];
+    ae_scaled_feature_range(&ds, scale, shift, lo, hi);
+    ck_assert_float_eq_tol(lo[0], -1.0f, 1e-6f);
+    ck_assert_float_eq_tol(hi[0], 1.0f, 1e-6f);
+}
+END_TEST
+
 START_TEST(test_idx_f32_nan_rejected)
 {
     unsigned char payload[8], buf[64];
@@ -947,6 +975,7 @@ static Suite *data_suite(void)
     tcase_add_test(bad, test_truncated_gz);
     tcase_add_test(bad, test_corrupt_gz);
     tcase_add_test(bad, test_idx_f32_nan_rejected);
+    tcase_add_test(ok, test_standardize_skips_missing);
     tcase_add_test(bad, test_labels_count_mismatch);
     tcase_add_test(bad, test_csv_ragged);
     tcase_add_test(bad, test_csv_bad_cells);

@@ -22,14 +22,17 @@ void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale 
 
 /* The pieces of the standardize fit, for fits split across ranks: per
  * feature, the sum of raw values over idx[0..n) (rows 0..n-1 when idx is
- * NULL) added into sum [dim], and the sum of squared deviations from mean
- * added into m2 [dim]; ae_scaling_from_moments turns the mean and the m2
- * total over `count` examples into scale/shift. */
-void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum);
+ * NULL) added into sum [dim] and the number of values present added into
+ * count [dim], and the sum of squared deviations from mean added into m2
+ * [dim]; a missing value (NaN) counts in none of them.
+ * ae_scaling_from_moments turns the mean and the m2 total over count[j]
+ * values into scale/shift (a feature with no values: scale 1, shift 0). */
+void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum,
+                     double *count);
 void ae_feature_sq_devs(const ae_dataset *ds, const size_t *idx, size_t n, const double *mean,
                         double *m2);
-void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2, size_t count,
-                             float *scale, float *shift);
+void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2,
+                             const double *count, float *scale, float *shift);
 
 /* The smallest and largest scaled value over the whole dataset. */
 void ae_scaled_range(const ae_dataset *ds, const float *scale, const float *shift, float *lo,

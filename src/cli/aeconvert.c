@@ -327,8 +327,17 @@ int main(int argc, char **argv)
                 st = AE_ERR_NOMEM;
             }
         }
-        if (st == AE_OK) /* the same formulas as aetrain's data.scale (src/batch.c) */
-            ae_scaling_from_moments(mc.dim, mc.mean, mc.m2, mc.n, scale, shift);
+        double *count = st == AE_OK ? malloc((mc.dim ? mc.dim : 1) * sizeof(double)) : NULL;
+        if (st == AE_OK && !count) {
+            ae_error_set(&err, "out of memory");
+            st = AE_ERR_NOMEM;
+        }
+        if (st == AE_OK) { /* the same formulas as aetrain's data.scale (src/data/batch.c) */
+            for (size_t j = 0; j < mc.dim; j++)
+                count[j] = (double)mc.n;
+            ae_scaling_from_moments(mc.dim, mc.mean, mc.m2, count, scale, shift);
+        }
+        free(count);
         free(mc.sum);
         free(mc.m2);
         if (st != AE_OK)

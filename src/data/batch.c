@@ -42,13 +42,19 @@ static void rows_read(const ae_dataset *ds, size_t rows)
         ae_dataset_pages_read(ds, rows * ds->dim * elem_size(ds));
 }
 
-void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum)
+void ae_feature_sums(const ae_dataset *ds, const size_t *idx, size_t n, double *sum,
+                     double *count)
 {
     size_t D = ds->dim;
     for (size_t i = 0; i < n; i++) {
         size_t row = idx ? idx[i] : i;
-        for (size_t j = 0; j < D; j++)
-            sum[j] += raw_value(ds, row, j);
+        for (size_t j = 0; j < D; j++) {
+            double v = raw_value(ds, row, j);
+            if (v != v)
+                continue; /* missing */
+            sum[j] += v;
+            count[j] += 1.0;
+        }
         if ((i + 1) % PASS_ROWS == 0)
             rows_read(ds, PASS_ROWS);
     }
@@ -62,18 +68,19 @@ void ae_feature_sq_devs(const ae_dataset *ds, const size_t *idx, size_t n, const
         size_t row = idx ? idx[i] : i;
         for (size_t j = 0; j < D; j++) {
             double d = raw_value(ds, row, j) - mean[j];
-            m2[j] += d * d;
+            if (d == d) /* a missing value adds nothing */
+                m2[j] += d * d;
         }
         if ((i + 1) % PASS_ROWS == 0)
             rows_read(ds, PASS_ROWS);
     }
 }
 
-void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2, size_t count,
-                             float *scale, float *shift)
+void ae_scaling_from_moments(size_t dim, const double *mean, const double *m2,
+                             const double *count, float *scale, float *shift)
 {
     for (size_t j = 0; j < dim; j++) {
-        double sd = sqrt(m2[j] / (double)count);
+        double sd = count[j] > 0 ? sqrt(m2[j] / count[j]) : 0.0;
         if (!(sd > 1e-12))
             sd = 1.0;
         scale[j] = (float)(1.0 / sd);
@@ -97,18 +104,21 @@ void ae_scaling_fit(const ae_dataset *ds, const size_t *idx, size_t n, ae_scale 
      * avoids the cancellation of the one-pass formula. */
     double *sum = calloc(D, sizeof(double));
     double *m2 = calloc(D, sizeof(double));
-    if (!sum || !m2 || n == 0) {
+    double *count = calloc(D, sizeof(double));
+    if (!sum || !m2 || !count || n == 0) {
         free(sum);
         free(m2);
+        free(count);
         return;
     }
-    ae_feature_sums(ds, idx, n, sum);
-    for (size_t j = 0; j < D; j++)
-        sum[j] /= (double)n; /* the mean */
+    ae_feature_sums(ds, idx, n, sum, count);
+    for (size_t j = 0; j < D; j++) /* the mean of the values present (0 when none are) */
+        sum[j] = count[j] > 0 ? sum[j] / count[j] : 0.0;
     ae_feature_sq_devs(ds, idx, n, sum, m2);
-    ae_scaling_from_moments(D, sum, m2, n, scale, shift);
+    ae_scaling_from_moments(D, sum, m2, count, scale, shift);
     free(sum);
     free(m2);
+    free(count);
 }
 
 void ae_scaled_range_rows(const ae_dataset *ds, size_t first, size_t n, const float *scale,

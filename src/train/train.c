@@ -207,22 +207,26 @@ static ae_status fit_scaling(run_t *r, const ae_config *cfg, ae_error *err)
     size_t D = r->train.dim, first, rows;
     ae_dist_slice(r->n_fit, &first, &rows);
     const size_t *mine = r->base + first; /* base is the identity without a split */
-    double *mean = calloc(D, sizeof(double)), *m2 = calloc(D, sizeof(double));
-    if (!mean || !m2) {
+    double *mean = calloc(D, sizeof(double)), *m2 = calloc(D, sizeof(double)),
+           *count = calloc(D, sizeof(double));
+    if (!mean || !m2 || !count) {
         free(mean);
         free(m2);
+        free(count);
         ae_error_set(err, "out of memory");
         return AE_ERR_NOMEM;
     }
-    ae_feature_sums(&r->train, mine, rows, mean);
+    ae_feature_sums(&r->train, mine, rows, mean, count);
     ae_dist_sum_doubles(mean, D);
+    ae_dist_sum_doubles(count, D);
     for (size_t j = 0; j < D; j++)
-        mean[j] /= (double)r->n_fit;
+        mean[j] = count[j] > 0 ? mean[j] / count[j] : 0.0;
     ae_feature_sq_devs(&r->train, mine, rows, mean, m2);
     ae_dist_sum_doubles(m2, D);
-    ae_scaling_from_moments(D, mean, m2, r->n_fit, r->model.scale, r->model.shift);
+    ae_scaling_from_moments(D, mean, m2, count, r->model.scale, r->model.shift);
     free(mean);
     free(m2);
+    free(count);
     return AE_OK;
 }
 

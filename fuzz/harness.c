@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,12 +108,15 @@ int ae_fuzz_idx(const uint8_t *data, size_t size)
 
 int ae_fuzz_csv(const uint8_t *data, size_t size)
 {
-    /* The first byte picks the options: header auto/no/yes, and the label
-     * column none / index 0 / index 1 / the name "label". */
+    /* The first byte picks the options: header auto/no/yes, the label
+     * column none / index 0 / index 1 / the name "label", and (bit 4)
+     * missing cells allowed, with the default tokens of data.csv.missing. */
     if (size < 1)
         return 0;
     static const char *const labels[] = {NULL, "0", "1", "label"};
-    ae_csv_options opt = {labels[(data[0] >> 2) & 3], (int)(data[0] & 3) % 3 - 1};
+    static const char *const missing[] = {"", "NA", "NaN", "nan", "?"};
+    ae_csv_options opt = {labels[(data[0] >> 2) & 3], (int)(data[0] & 3) % 3 - 1, missing, 5,
+                          (data[0] >> 4) & 1};
     const char *path = ae_fuzz_file(".csv", data + 1, size - 1);
     if (!path)
         abort();
@@ -122,6 +126,11 @@ int ae_fuzz_csv(const uint8_t *data, size_t size)
         check_dataset(&ds);
         if (opt.label_column && ds.n > 0 && !ds.labels)
             abort();
+        /* NaN only where missing cells are allowed, never infinity */
+        const float *x = ds.x;
+        for (size_t i = 0; ds.dtype == AE_DTYPE_F32 && i < ds.n * ds.dim; i++)
+            if (isinf(x[i]) || (isnan(x[i]) && !opt.allow_missing))
+                abort();
         ae_dataset_free(&ds);
     }
     return 0;

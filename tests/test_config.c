@@ -119,6 +119,10 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert(a->data.validation == b->data.validation);
     ck_assert_int_eq(a->data.train_limit, b->data.train_limit);
     ck_assert_int_eq(a->data.test_limit, b->data.test_limit);
+    ck_assert_int_eq(a->data.allow_missing, b->data.allow_missing);
+    ck_assert_int_eq(a->data.n_csv_missing, b->data.n_csv_missing);
+    for (int k = 0; k < a->data.n_csv_missing; k++)
+        ck_assert_str_eq(a->data.csv_missing[k], b->data.csv_missing[k]);
 
     ck_assert_int_eq(a->train.epochs, b->train.epochs);
     ck_assert_int_eq(a->train.batch_size, b->train.batch_size);
@@ -396,7 +400,7 @@ START_TEST(test_unknown_keys)
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
                 "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
-                "spec.json: data.csv.headr: unknown key (known keys: label_column, header); "
+                "spec.json: data.csv.headr: unknown key (known keys: label_column, header, missing); "
                 "did you mean header?");
     parse_fails("{\"data\": {\"train\": \"t\"}, \"output\": {\"zzzzzzzz\": 1}}", NULL, 0,
                 AE_ERR_CONFIG,

@@ -295,7 +295,8 @@ START_TEST(test_idx_f32_nan_rejected)
     size_t n = make_idx(buf, 0x0D, 2, dims, payload, sizeof payload);
     char path[512];
     write_raw(path, sizeof path, "nan.idx", buf, n);
-    EXPECT_LOAD_ERROR(path, NULL, AE_ERR_INPUT, "element 1 (example 1) is NaN", NULL);
+    EXPECT_LOAD_ERROR(path, NULL, AE_ERR_INPUT, "element 1 (example 1) is NaN",
+                      "data.missing \"allow\" accepts them");
 }
 END_TEST
 
@@ -421,7 +422,7 @@ START_TEST(test_csv_no_header)
 
     /* header = 0 with a non-numeric first row: that row is data, so it fails */
     write_text(path, sizeof path, "forced.csv", "a,b\n1,2\n");
-    ae_csv_options o = {NULL, 0};
+    ae_csv_options o = {NULL, 0, NULL, 0, 0};
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 1, column 1", "'a'");
 }
 END_TEST
@@ -440,7 +441,7 @@ START_TEST(test_csv_header)
 
     /* header = 1: a numeric first row is still taken as the header */
     write_text(path, sizeof path, "numhead.csv", "10,20,30\n1,2,3\n");
-    ae_csv_options o = {NULL, 1};
+    ae_csv_options o = {NULL, 1, NULL, 0, 0};
     load_ok(&ds, path, &o);
     ck_assert_uint_eq(ds.n, 1);
     ck_assert_mem_eq(ds.x, want, 3 * sizeof(float));
@@ -452,7 +453,7 @@ START_TEST(test_csv_label_by_name)
 {
     char path[512];
     write_text(path, sizeof path, "named.csv", "x,\"label\",y\n1,3,2\n4,0,5\n");
-    ae_csv_options o = {"label", -1};
+    ae_csv_options o = {"label", -1, NULL, 0, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     const float want[4] = {1, 2, 4, 5};
@@ -470,7 +471,7 @@ START_TEST(test_csv_label_by_index)
 {
     char path[512];
     write_text(path, sizeof path, "indexed.csv", "1,2,7\n3,4,2147483647\n");
-    ae_csv_options o = {"2", -1};
+    ae_csv_options o = {"2", -1, NULL, 0, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     const float want[4] = {1, 2, 3, 4};
@@ -483,7 +484,7 @@ START_TEST(test_csv_label_by_index)
 
     /* index with a header, label first */
     write_text(path, sizeof path, "indexed-head.csv", "y,a\n5,0.5\n");
-    ae_csv_options o0 = {"0", -1};
+    ae_csv_options o0 = {"0", -1, NULL, 0, 0};
     load_ok(&ds, path, &o0);
     ck_assert_uint_eq(ds.n, 1);
     ck_assert_uint_eq(ds.dim, 1);
@@ -783,6 +784,77 @@ START_TEST(test_corrupt_gz)
 }
 END_TEST
 
+/* Missing cells: with allow_missing the tokens (after trimming) become NaN,
+ * the first row's missing cells do not make it a header, a label cell is
+ * never missing; without it the error names the cell and data.missing.
+ * A float IDX NaN likewise. */
+static const char *const k_missing[] = {"", "NA", "NaN", "nan", "?"};
+
+START_TEST(test_csv_missing_cells)
+{
+    char path[512];
+    write_text(path, sizeof path, "missing.csv", "1, NA,3\n,5, ?\nnan,NaN,9\n");
+    ae_csv_options allow = {NULL, -1, k_missing, 5, 1};
+    ae_dataset ds = {0};
+    load_ok(&ds, path, &allow);
+    ck_assert_uint_eq(ds.n, 3); /* the first row is data, not a header */
+    ck_assert_uint_eq(ds.dim, 3);
+    const float *x = ds.x;
+    const int miss[9] = {0, 1, 0, 1, 0, 1, 1, 1, 0};
+    const float want[9] = {1, 0, 3, 0, 5, 0, 0, 0, 9};
+    for (int i = 0; i < 9; i++)
+        ck_assert_msg(miss[i] ? isnan(x[i]) : x[i] == want[i], "cell %d: %g", i, (double)x[i]);
+    ae_dataset_free(&ds);
+    /* not allowed: today's error, which now names the key */
+    ae_csv_options deny = {NULL, -1, k_missing, 5, 0};
+    write_text(path, sizeof path, "missing2.csv", "a,b\n1,2\n3,NA\n");
+    EXPECT_LOAD_ERROR(path, &deny, AE_ERR_INPUT, "line 3, column 2 ('b'): missing value 'NA'",
+                      "data.missing \"allow\"");
+    /* other tokens: "-" counts, "NA" is then an ordinary bad number */
+    const char *const dash[] = {"-"};
+    ae_csv_options other = {NULL, 1, dash, 1, 1};
+    write_text(path, sizeof path, "missing3.csv", "a,b\n1,-\n");
+    load_ok(&ds, path, &other);
+    ck_assert(isnan(((const float *)ds.x)[1]));
+    ae_dataset_free(&ds);
+    write_text(path, sizeof path, "missing4.csv", "a,b\n1,NA\n");
+    EXPECT_LOAD_ERROR(path, &other, AE_ERR_INPUT, "cannot parse 'NA' as a number", NULL);
+    /* a label is never missing */
+    ae_csv_options lab = {"label", -1, k_missing, 5, 1};
+    write_text(path, sizeof path, "missing5.csv", "a,label\n1,NA\n");
+    EXPECT_LOAD_ERROR(path, &lab, AE_ERR_INPUT, "label 'NA' is not an integer", NULL);
+}
+END_TEST
+
+START_TEST(test_idx_f32_nan_allowed)
+{
+    unsigned char payload[8], buf[64];
+    put_be32(payload, 0x3F800000u);
+    put_be32(payload + 4, 0x7FC00000u);
+    uint32_t dims[2] = {2, 1};
+    size_t n = make_idx(buf, 0x0D, 2, dims, payload, sizeof payload);
+    char path[512];
+    write_raw(path, sizeof path, "nan-ok.idx", buf, n);
+    ae_csv_options allow = {NULL, -1, NULL, 0, 1};
+    for (int mapped = 0; mapped < 2; mapped++) {
+        if (!mapped)
+            setenv("AE_NO_MMAP", "1", 1);
+        ae_dataset ds = {0};
+        load_ok(&ds, path, &allow);
+        float v[2];
+        ae_batch_gather(&ds, NULL, 0, 2, (const float[]){1}, (const float[]){0}, AE_BIN_NONE, NULL, v);
+        ck_assert(v[0] == 1.0f && isnan(v[1]));
+        ae_dataset_free(&ds);
+        unsetenv("AE_NO_MMAP");
+    }
+    /* infinity stays an error */
+    put_be32(payload + 4, 0x7F800000u);
+    n = make_idx(buf, 0x0D, 2, dims, payload, sizeof payload);
+    write_raw(path, sizeof path, "inf.idx", buf, n);
+    EXPECT_LOAD_ERROR(path, &allow, AE_ERR_INPUT, "element 1 (example 1) is infinite", NULL);
+}
+END_TEST
+
 START_TEST(test_csv_ragged)
 {
     char path[512];
@@ -821,10 +893,10 @@ START_TEST(test_csv_label_errors)
 {
     char path[512];
     write_text(path, sizeof path, "lab.csv", "x,y,target\n1,2,3\n");
-    ae_csv_options o = {"label", -1};
+    ae_csv_options o = {"label", -1, NULL, 0, 0};
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "label column 'label' is not in the header",
                       "x, y, target");
-    ae_csv_options o5 = {"5", -1};
+    ae_csv_options o5 = {"5", -1, NULL, 0, 0};
     EXPECT_LOAD_ERROR(path, &o5, AE_ERR_INPUT, "index 5 is out of range", "3 columns");
     write_text(path, sizeof path, "lab-noheader.csv", "1,2,3\n");
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "no header row", NULL);
@@ -843,7 +915,7 @@ START_TEST(test_truncate_and_free)
 {
     char path[512];
     write_text(path, sizeof path, "t.csv", "y,a,b\n1,1,2\n2,3,4\n3,5,6\n");
-    ae_csv_options o = {"y", -1};
+    ae_csv_options o = {"y", -1, NULL, 0, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     ae_dataset_truncate(&ds, 0);
@@ -978,6 +1050,8 @@ static Suite *data_suite(void)
     tcase_add_test(ok, test_standardize_skips_missing);
     tcase_add_test(bad, test_labels_count_mismatch);
     tcase_add_test(bad, test_csv_ragged);
+    tcase_add_test(ok, test_csv_missing_cells);
+    tcase_add_test(ok, test_idx_f32_nan_allowed);
     tcase_add_test(bad, test_csv_bad_cells);
     tcase_add_test(bad, test_csv_label_errors);
     suite_add_tcase(s, bad);

@@ -43,6 +43,9 @@ typedef enum { AE_INIT_AUTO, AE_INIT_HE, AE_INIT_GLOROT, AE_INIT_PYTORCH } ae_in
 typedef enum { AE_SCALE_UNIT, AE_SCALE_STANDARDIZE, AE_SCALE_NONE } ae_scale;
 typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
 
+#define AE_MAX_MISSING_TOKENS 16 /* data.csv.missing: at most this many tokens */
+#define AE_MISSING_TOKEN_LEN 32  /* each shorter than this */
+
 typedef struct {
     struct {
         ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae" | "iwae"; default "vae" */
@@ -80,6 +83,11 @@ typedef struct {
         char test_labels[AE_PATH_LEN];
         char csv_label_column[256];     /* data.csv.label_column; "" = none */
         int csv_header;                 /* data.csv.header: -1 "auto", 0 false, 1 true */
+        /* data.csv.missing: the cells that mean "missing" (after trimming);
+         * default "", "NA", "NaN", "nan", "?" */
+        char csv_missing[AE_MAX_MISSING_TOKENS][AE_MISSING_TOKEN_LEN];
+        int n_csv_missing;
+        bool allow_missing;             /* data.missing: "allow" (else "error", the default) */
         ae_scale scale;                 /* default unit */
         ae_binarize binarize;           /* default none */
         double validation;              /* fraction in [0, 1); default 0 */

@@ -37,6 +37,13 @@ typedef struct {
     const char *label_column; /* CSV column holding labels: a header name, or a
                                  0-based index written in digits; NULL/"" = none */
     int header;               /* -1 auto-detect, 0 no header row, 1 header row */
+    /* Missing values (data.missing, data.csv.missing): a CSV cell equal to
+     * one of missing[0..n_missing) after trimming, and a float IDX NaN, is
+     * NaN in x when allow_missing, and an error that names data.missing
+     * otherwise.  Streaming (ae_dataset_stream) never accepts them. */
+    const char *const *missing;
+    size_t n_missing;
+    int allow_missing;
 } ae_csv_options;
 
 /* Loads path, choosing the format by content and extension: a name ending in

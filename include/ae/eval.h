@@ -116,7 +116,8 @@ void ae_eval_elbo(ae_model *m, size_t B, const float *x, const int32_t *labels, 
 ae_status ae_eval_iwae(ae_model *m, size_t B, const float *x, const int32_t *labels, size_t K,
                        ae_rng *rng, double *nll, ae_error *err);
 
-/* Per example: sse [B] = sum_j (x - y)^2 over rows of x, y [B x D]. */
+/* Per example: sse [B] = sum_j (x - y)^2 over rows of x, y [B x D],
+ * leaving out the missing values of x (NaN). */
 void ae_eval_sse(size_t B, size_t D, const float *x, const float *y, double *sse);
 
 /* Population variance over n rows of each of the d columns of codes

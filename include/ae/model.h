@@ -91,6 +91,12 @@ typedef struct ae_model {
     float *params;               /* [n_params] every weight and bias */
     float *grads;                /* [n_params] same layout */
     float *scale, *shift;        /* [D] input = raw * scale + shift */
+    /* [D] what a missing input (NaN) is replaced by before the encoder sees
+     * it: each feature's mean over the training data's values present
+     * (scaled); NULL for a model trained on complete data, whose missing
+     * inputs get 0.  The loss leaves missing targets out (likelihood.h). */
+    float *fill;
+    float *xfill;                /* [max_batch x D] the inputs with the fill, made when needed */
 
     ae_mlp enc, dec;             /* every model */
     ae_mlp enc2, prior;          /* hvae only */

@@ -297,7 +297,7 @@ int main(int argc, char **argv)
         cli_error("--out %s is the input file; write to another name", out);
         return 2;
     }
-    ae_csv_options csv = {label_column, header};
+    ae_csv_options csv = {label_column, header, NULL, 0, 0};
     ae_error err = {{0}};
     ae_status st = AE_OK;
     float *scale = NULL, *shift = NULL;

@@ -259,15 +259,19 @@ static ae_status write_out(const writer_t *w, const char *path, out_kind k, cons
     return AE_OK;
 }
 
-/* Mean squared error (raw units) of a [n x D] against b. */
+/* Mean squared error (raw units) of a [n x D] against b, over the values
+ * b has (a missing one, NaN, counts for nothing). */
 static double mse(const float *a, const float *b, size_t n, size_t D)
 {
-    double s = 0;
+    double s = 0, c = 0;
     for (size_t i = 0; i < n * D; i++) {
         double d = (double)a[i] - b[i];
-        s += d * d;
+        if (d == d) {
+            s += d * d;
+            c += 1;
+        }
     }
-    return n ? s / ((double)n * (double)D) : 0.0;
+    return c > 0 ? s / c : 0.0;
 }
 
 int main(int argc, char **argv)

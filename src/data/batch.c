@@ -212,12 +212,16 @@ void ae_batch_gather(const ae_dataset *ds, const size_t *idx, size_t first, size
             for (size_t j = 0; j < D; j++)
                 o[j] = src[j] * scale[j] + shift[j];
         }
+        /* a missing value (NaN) stays missing; the dynamic draws are made
+         * for it all the same, so the stream does not depend on it */
         if (bin == AE_BIN_FIXED) {
             for (size_t j = 0; j < D; j++)
-                o[j] = o[j] > 0.5f ? 1.0f : 0.0f;
+                o[j] = o[j] != o[j] ? o[j] : o[j] > 0.5f ? 1.0f : 0.0f;
         } else if (bin == AE_BIN_DYNAMIC) {
-            for (size_t j = 0; j < D; j++)
-                o[j] = ae_rng_uniform(rng) < o[j] ? 1.0f : 0.0f;
+            for (size_t j = 0; j < D; j++) {
+                float u = ae_rng_uniform(rng);
+                o[j] = o[j] != o[j] ? o[j] : u < o[j] ? 1.0f : 0.0f;
+            }
         }
     }
 }
@@ -233,7 +237,11 @@ void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng)
 ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
                         long limit, ae_dataset *ds, ae_error *err)
 {
-    ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header};
+    const char *tokens[AE_MAX_MISSING_TOKENS];
+    for (int k = 0; k < cfg->data.n_csv_missing; k++)
+        tokens[k] = cfg->data.csv_missing[k];
+    ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header, tokens,
+                          (size_t)cfg->data.n_csv_missing, cfg->data.allow_missing};
     ae_dataset d;
     ae_status st = ae_dataset_load(&d, path, &csv, err);
     if (st != AE_OK)

@@ -224,15 +224,17 @@ static uint32_t be32(const unsigned char *b)
  * naming the element and its example (dim per example).  With out, the
  * values are also written there as host floats (out may be b itself). */
 static ae_status be_f32_check(const unsigned char *b, size_t count, size_t first, size_t dim,
-                              const char *path, unsigned char *out, ae_error *err)
+                              const char *path, unsigned char *out, int allow_nan, ae_error *err)
 {
     for (size_t i = 0; i < count; i++) {
         uint32_t u = be32(b + 4 * i);
         float f;
         memcpy(&f, &u, sizeof f);
-        if (!isfinite(f)) {
-            ae_error_set(err, "%s: element %zu (example %zu) is %s", path, first + i,
-                         (first + i) / dim, isnan(f) ? "NaN" : "infinite");
+        if (!isfinite(f) && !(allow_nan && isnan(f))) {
+            ae_error_set(err, "%s: element %zu (example %zu) is %s%s", path, first + i,
+                         (first + i) / dim, isnan(f) ? "NaN" : "infinite",
+                         isnan(f) ? " (a missing value: data.missing \"allow\" accepts them)"
+                                  : "");
             return AE_ERR_INPUT;
         }
         if (out)
@@ -430,13 +432,13 @@ static ae_status idx_map_payload(src_file *s, const idx_header *h, struct ae_map
 
 /* A mapped float32 file is checked for NaN/inf in place, a window at a time. */
 static ae_status idx_check_f32_mapped(struct ae_mapping *m, size_t offset, size_t count,
-                                      size_t dim, const char *path, ae_error *err)
+                                      size_t dim, const char *path, int allow_nan, ae_error *err)
 {
     const unsigned char *p = (const unsigned char *)m->base + offset;
     const size_t window = AE_MAP_WINDOW / 4;
     for (size_t i = 0; i < count; i += window) {
         size_t k = count - i < window ? count - i : window;
-        ae_status st = be_f32_check(p + 4 * i, k, i, dim, path, NULL, err);
+        ae_status st = be_f32_check(p + 4 * i, k, i, dim, path, NULL, allow_nan, err);
         map_release(m);
         if (st != AE_OK)
             return st;
@@ -524,7 +526,7 @@ fail:
 }
 
 static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t got,
-                               ae_dataset *out, ae_error *err)
+                               int allow_nan, ae_dataset *out, ae_error *err)
 {
     idx_header h;
     ae_status st = idx_read_header(s, magic, got, &h, err);
@@ -544,7 +546,8 @@ static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t g
     }
     if (map) {
         if (h.type == IDX_TYPE_F32 &&
-            (st = idx_check_f32_mapped(map, h.header_bytes, h.count, dim, s->path, err))) {
+            (st = idx_check_f32_mapped(map, h.header_bytes, h.count, dim, s->path, allow_nan,
+                                       err))) {
             ae_dataset tmp = {0};
             tmp.map = map;
             ae_dataset_free(&tmp);
@@ -567,7 +570,7 @@ static ae_status idx_load_data(src_file *s, const unsigned char *magic, size_t g
     if (st != AE_OK)
         return st;
     if (h.type == IDX_TYPE_F32) {
-        st = be_f32_check(buf, h.count, 0, dim, s->path, buf, err);
+        st = be_f32_check(buf, h.count, 0, dim, s->path, buf, allow_nan, err);
         if (st != AE_OK) {
             free(buf);
             return st;
@@ -836,7 +839,19 @@ typedef struct {
     const char *label_column; /* NULL/"" = none */
     int header;               /* -1 auto, 0 no, 1 yes */
     int labels_only;          /* one integer column -> labels, no features */
+    const char *const *missing; /* cells that mean "missing" */
+    size_t n_missing;
+    int allow_missing;        /* they become NaN; else they are an error naming data.missing */
 } csv_spec;
+
+/* Whether cell (trimmed) is one of the spec's missing-value tokens. */
+static int is_missing(const csv_spec *spec, const char *cell)
+{
+    for (size_t k = 0; k < spec->n_missing; k++)
+        if (!strcmp(cell, spec->missing[k]))
+            return 1;
+    return 0;
+}
 
 typedef struct {
     const char *path;
@@ -1030,7 +1045,10 @@ static ae_status csv_scan(src_file *s, const unsigned char *prefix, size_t prefi
                 header = 0;
                 for (size_t j = 0; j < ncells; j++) {
                     float v;
-                    if (parse_number(cells[j], &v) != NUM_OK)
+                    /* a missing-value token is no sign of a header, allowed
+                     * or not (a header-less first row with a gap then gets
+                     * the missing-value message, not a wrong header) */
+                    if (parse_number(cells[j], &v) != NUM_OK && !is_missing(spec, cells[j]))
                         header = 1;
                 }
             }
@@ -1092,6 +1110,19 @@ static ae_status csv_scan(src_file *s, const unsigned char *prefix, size_t prefi
                     goto done;
                 }
                 continue;
+            }
+            if (spec->n_missing && is_missing(spec, cells[j])) {
+                if (spec->allow_missing) {
+                    row[k++] = NAN;
+                    continue;
+                }
+                char where[96];
+                csv_cell_where(&cols, j, where, sizeof where);
+                ae_error_set(err, "%s: line %zu, %s: missing value '%.40s' (data.missing "
+                             "\"allow\" accepts missing values)", s->path, lr.lineno, where,
+                             cells[j]);
+                st = AE_ERR_INPUT;
+                goto done;
             }
             int why = parse_number(cells[j], &row[k++]);
             if (why != NUM_OK) {
@@ -1244,10 +1275,12 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
         return st;
     ae_dataset out = {0};
     if (is_csv) {
-        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0};
+        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0,
+                         csv ? csv->missing : NULL, csv ? csv->n_missing : 0,
+                         csv && csv->allow_missing};
         st = csv_load(&s, magic, got, &spec, &out, err);
     } else {
-        st = idx_load_data(&s, magic, got, &out, err);
+        st = idx_load_data(&s, magic, got, csv && csv->allow_missing, &out, err);
     }
     src_close(&s);
     if (st == AE_OK)
@@ -1280,7 +1313,7 @@ ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err
         goto done;
     }
     if (is_csv_name(path)) {
-        csv_spec spec = {NULL, -1, 1};
+        csv_spec spec = {NULL, -1, 1, NULL, 0, 0};
         ae_dataset tmp = {0};
         if ((st = csv_load(&s, magic, got, &spec, &tmp, err)) != AE_OK)
             goto done;
@@ -1397,7 +1430,8 @@ static ae_status idx_stream(src_file *s, const unsigned char *magic, size_t got,
             goto done;
         }
         if (h.type == IDX_TYPE_F32 &&
-            (st = be_f32_check(row, info.dim, i * info.dim, info.dim, s->path, row, err)) != AE_OK)
+            (st = be_f32_check(row, info.dim, i * info.dim, info.dim, s->path, row, 0, err)) !=
+                AE_OK)
             goto done;
         if ((st = sink(ctx, &info, row, -1, err)) != AE_OK)
             goto done;
@@ -1427,7 +1461,7 @@ ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_
     if (st != AE_OK)
         return st;
     if (is_csv) {
-        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0};
+        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0, NULL, 0, 0};
         csv_stream c = {sink, ctx, {0}};
         st = csv_scan(&s, magic, got, &spec, csv_stream_row, &c, rows, err);
     } else {

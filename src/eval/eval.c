@@ -77,7 +77,8 @@ void ae_eval_sse(size_t B, size_t D, const float *x, const float *y, double *sse
         double s = 0.0;
         for (size_t j = 0; j < D; j++) {
             double d = (double)x[r * D + j] - y[r * D + j];
-            s += d * d;
+            if (d == d) /* a missing target (NaN) counts for nothing */
+                s += d * d;
         }
         sse[r] = s;
     }
@@ -517,6 +518,27 @@ static void work_free(work_t *w)
     ae_pca_free(&w->pca);
 }
 
+/* Whether a float dataset holds a missing value (NaN); uint8 cannot. */
+static bool has_missing(const ae_dataset *ds)
+{
+    size_t n = ds->n * ds->dim;
+    if (ds->dtype == AE_DTYPE_F32) {
+        const float *x = ds->x;
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != x[i])
+                return true;
+    } else if (ds->dtype == AE_DTYPE_F32BE) {
+        const unsigned char *b = ds->x;
+        for (size_t i = 0; i < n; i++) {
+            const unsigned char *p = b + 4 * i;
+            uint32_t u = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+            if ((u & 0x7fffffffu) > 0x7f800000u)
+                return true;
+        }
+    }
+    return false;
+}
+
 static void progress(const ae_eval_options *opt, const char *stage, size_t done, size_t total)
 {
     if (opt->progress)
@@ -680,7 +702,8 @@ ae_status ae_eval_run(ae_model *m, const ae_dataset *ds, const ae_eval_options *
     /* PCA first, so one pass over the data evaluates the model and the
      * baseline on the very same inputs. */
     size_t k = L < D ? L : D;
-    if (!opt->skip_pca && pfit->n >= 2) {
+    /* PCA needs complete data: with missing values (NaN) it is left out */
+    if (!opt->skip_pca && pfit->n >= 2 && !has_missing(pfit) && !has_missing(ds)) {
         double t0 = now_seconds();
         progress(opt, "pca", 0, 1);
         st = ae_pca_fit_dataset(&w.pca, pfit, m->scale, m->shift, k, err);

@@ -38,7 +38,7 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
 {
     ae_param_view views[AE_MAX_PARAM_VIEWS];
     size_t nv = ae_model_param_views(m, views, AE_MAX_PARAM_VIEWS);
-    ae_st_tensor tensors[AE_MAX_PARAM_VIEWS + 4];
+    ae_st_tensor tensors[AE_MAX_PARAM_VIEWS + 5];
     size_t nt = 0;
     for (size_t i = 0; i < nv; i++) {
         ae_st_tensor *t = &tensors[nt++];
@@ -51,6 +51,8 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
     }
     tensors[nt++] = vec_tensor("data.scale", m->scale, m->input_dim);
     tensors[nt++] = vec_tensor("data.shift", m->shift, m->input_dim);
+    if (m->fill) /* only a model trained on data with missing values has one */
+        tensors[nt++] = vec_tensor("data.fill", m->fill, m->input_dim);
     if (o) {
         tensors[nt++] = vec_tensor("optimizer.m", o->m, o->n);
         if (o->v)
@@ -226,6 +228,10 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
     for (size_t i = 0; i < nv; i++)
         if ((st = want(ck, views[i].name, views[i].rows, views[i].cols, &src[i], err)) != AE_OK)
             return st;
+    const float *fill = NULL;
+    if (ae_safetensors_find(&ck->st, "data.fill") &&
+        (st = want(ck, "data.fill", m->input_dim, 0, &fill, err)) != AE_OK)
+        return st;
     if ((st = want(ck, "data.scale", m->input_dim, 0, &scale, err)) != AE_OK ||
         (st = want(ck, "data.shift", m->input_dim, 0, &shift, err)) != AE_OK)
         return st;
@@ -277,6 +283,12 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
             strcpy(ts.metrics_csv, csv);
         }
     }
+    float *fill_copy = NULL;
+    if (fill && !(fill_copy = malloc(m->input_dim * sizeof(float)))) {
+        free(ts.metrics_csv);
+        ae_error_set(err, "%s: out of memory", ck->path);
+        return AE_ERR_NOMEM;
+    }
     /* Everything is validated: now copy (the outputs stay untouched on failure). */
     for (size_t i = 0; i < nv; i++) {
         size_t count = views[i].rows * (views[i].cols ? views[i].cols : 1);
@@ -284,6 +296,10 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
     }
     memcpy(m->scale, scale, m->input_dim * sizeof(float));
     memcpy(m->shift, shift, m->input_dim * sizeof(float));
+    free(m->fill);
+    m->fill = fill_copy;
+    if (fill)
+        memcpy(m->fill, fill, m->input_dim * sizeof(float));
     m->img_h = ck->img_h;
     m->img_w = ck->img_w;
     if (o) {

@@ -213,6 +213,8 @@ void ae_model_free(ae_model *m)
     free(m->grads);
     free(m->scale);
     free(m->shift);
+    free(m->fill);
+    free(m->xfill);
     free_outputs(&m->enc);
     free_outputs(&m->dec);
     free_outputs(&m->enc2);
@@ -327,10 +329,29 @@ void ae_model_finish_forward(ae_model *m, size_t B, const float *x, const int32_
 
 /* ---------------------------------------------------------- the passes */
 
+/* x itself when it has no missing value (NaN), else a copy in which each
+ * missing value is the model's fill (0 without one). */
+static const float *with_fill(ae_model *m, size_t B, const float *x)
+{
+    size_t n = B * m->input_dim, D = m->input_dim, miss = 0;
+    for (size_t i = 0; i < n; i++)
+        miss += x[i] != x[i];
+    if (!miss)
+        return x;
+    if (!m->xfill && !(m->xfill = malloc(m->max_batch * D * sizeof(float))))
+        return x; /* out of memory: the NaN goes on, and training reports divergence */
+    for (size_t r = 0; r < B; r++)
+        for (size_t j = 0; j < D; j++) {
+            float v = x[r * D + j];
+            m->xfill[r * D + j] = v == v ? v : m->fill ? m->fill[j] : 0.0f;
+        }
+    return m->xfill;
+}
+
 void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target,
                       const int32_t *labels, ae_rng *rng, float beta, ae_loss *out)
 {
-    m->family->ops->forward(m, B, x, target, labels, rng, beta, out);
+    m->family->ops->forward(m, B, with_fill(m, B, x), target, labels, rng, beta, out);
 }
 
 typedef struct {
@@ -365,7 +386,7 @@ void ae_model_backward_update(ae_model *m, float kl_weight, ae_optim *o)
 void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *labels, float *mu,
                      float *logvar)
 {
-    m->family->ops->encode(m, B, x, labels, mu, logvar);
+    m->family->ops->encode(m, B, with_fill(m, B, x), labels, mu, logvar);
 }
 
 void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *labels, float *out)

@@ -67,8 +67,10 @@ static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
 static const char *const PRETRAIN_KEYS[] = {"epochs"};
 static const char *const DATA_KEYS[] = {"train",    "train_labels", "test",       "test_labels",
                                         "csv",      "scale",        "binarize",   "validation",
-                                        "train_limit", "test_limit"};
-static const char *const CSV_KEYS[] = {"label_column", "header"};
+                                        "train_limit", "test_limit", "missing"};
+static const char *const CSV_KEYS[] = {"label_column", "header", "missing"};
+static const char *const MISSING[] = {"error", "allow"};
+static const char *const DEFAULT_MISSING[] = {"", "NA", "NaN", "nan", "?"};
 static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimizer", "lr",
                                          "momentum",     "adam_beta1",   "adam_beta2", "adam_eps",
                                          "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
@@ -118,6 +120,9 @@ void ae_config_defaults(ae_config *c)
     c->model.contractive_samples = 1;
 
     c->data.csv_header = -1;
+    for (size_t k = 0; k < COUNT(DEFAULT_MISSING); k++)
+        snprintf(c->data.csv_missing[k], sizeof c->data.csv_missing[k], "%s", DEFAULT_MISSING[k]);
+    c->data.n_csv_missing = (int)COUNT(DEFAULT_MISSING);
     c->data.scale = AE_SCALE_UNIT;
     c->data.binarize = AE_BIN_NONE;
 
@@ -939,6 +944,24 @@ static ae_status parse_csv(vctx *v, const cJSON *data, ae_config *c)
         c->data.csv_header = cJSON_IsTrue(it) ? 1 : 0;
     else if (it)
         return fail_expected(v, it, "data.csv.header", "\"auto\", true or false");
+    it = cJSON_GetObjectItemCaseSensitive(s, "missing");
+    if (it) {
+        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > AE_MAX_MISSING_TOKENS)
+            return fail_expected(v, it, "data.csv.missing",
+                                 "an array of at most 16 strings (the cells that mean missing)");
+        int n = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, it)
+        {
+            if (!cJSON_IsString(t) || strlen(t->valuestring) >= AE_MISSING_TOKEN_LEN ||
+                strchr(t->valuestring, ','))
+                return fail_expected(v, t, "data.csv.missing",
+                                     "strings shorter than 32 characters, without commas");
+            snprintf(c->data.csv_missing[n], sizeof c->data.csv_missing[n], "%s", t->valuestring);
+            n++;
+        }
+        c->data.n_csv_missing = n;
+    }
     v->depth--;
     return AE_OK;
 }
@@ -971,6 +994,10 @@ static ae_status parse_data(vctx *v, const cJSON *root, ae_config *c)
     if ((st = rd_enum(v, s, "data", "binarize", BINARIZE, COUNT(BINARIZE), &e)))
         return st;
     c->data.binarize = (ae_binarize)e;
+    e = c->data.allow_missing ? 1 : 0;
+    if ((st = rd_enum(v, s, "data", "missing", MISSING, COUNT(MISSING), &e)))
+        return st;
+    c->data.allow_missing = e == 1;
     if ((st = rd_num(v, s, "data", "validation", NUM_UNIT, &c->data.validation)))
         return st;
     double hi = (double)LONG_MAX < MAX_EXACT_INT ? (double)LONG_MAX : MAX_EXACT_INT;
@@ -1505,6 +1532,15 @@ char *ae_config_to_json(const ae_config *c)
         put_str(csv, "header", "auto", &ok);
     else if (!cJSON_AddBoolToObject(csv, "header", c->data.csv_header != 0))
         ok = false;
+    cJSON *miss = cJSON_AddArrayToObject(csv, "missing");
+    for (int k = 0; miss && k < c->data.n_csv_missing; k++) {
+        cJSON *t = cJSON_CreateString(c->data.csv_missing[k]);
+        if (!t || !cJSON_AddItemToArray(miss, t))
+            ok = false;
+    }
+    if (!miss)
+        ok = false;
+    put_str(d, "missing", MISSING[c->data.allow_missing ? 1 : 0], &ok);
     put_str(d, "scale", SCALES[c->data.scale], &ok);
     put_str(d, "binarize", BINARIZE[c->data.binarize], &ok);
     put_num(d, "validation", c->data.validation, &ok);

@@ -230,6 +230,43 @@ static ae_status fit_scaling(run_t *r, const ae_config *cfg, ae_error *err)
     return AE_OK;
 }
 
+/* The model's fill for missing inputs (ae_model.fill): when the training
+ * rows have missing values, each feature's mean over the values present,
+ * scaled; the sums are taken over every rank's rows. */
+static ae_status fit_fill(run_t *r, ae_error *err)
+{
+    size_t D = r->train.dim, first = 0, rows = r->n_fit;
+    if (ae_dist_size() > 1)
+        ae_dist_slice(r->n_fit, &first, &rows);
+    const size_t *mine = r->n_val ? r->base + first : NULL;
+    double *sum = calloc(D, sizeof(double)), *count = calloc(D, sizeof(double));
+    float *fill = malloc(D * sizeof(float));
+    if (!sum || !count || !fill) {
+        free(sum), free(count), free(fill);
+        ae_error_set(err, "out of memory");
+        return AE_ERR_NOMEM;
+    }
+    if (!mine && ae_dist_size() > 1)
+        mine = r->base + first; /* base is the identity without a split */
+    ae_feature_sums(&r->train, mine, rows, sum, count);
+    ae_dist_sum_doubles(sum, D);
+    ae_dist_sum_doubles(count, D);
+    double present = 0;
+    for (size_t j = 0; j < D; j++)
+        present += count[j];
+    if (present < (double)r->n_fit * (double)D) {
+        for (size_t j = 0; j < D; j++)
+            fill[j] = count[j] > 0 ? (float)(sum[j] / count[j]) * r->model.scale[j] +
+                                         r->model.shift[j]
+                                   : 0.0f;
+        free(r->model.fill);
+        r->model.fill = fill;
+        fill = NULL;
+    }
+    free(sum), free(count), free(fill);
+    return AE_OK;
+}
+
 static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, ae_error *err)
 {
     if (ae_dist_size() > 1 && cfg->model.sparsity.type == AE_SPARSE_KL) {
@@ -336,6 +373,8 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         ae_rng_seed(&r->state.rng, cfg->train.seed);
         ae_model_init_weights(&r->model, &r->state.rng);
         st = fit_scaling(r, cfg, err);
+        if (st == AE_OK && cfg->data.allow_missing)
+            st = fit_fill(r, err);
         if (st != AE_OK)
             return st;
     }

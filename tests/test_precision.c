@@ -214,6 +214,8 @@ END_TEST
 START_TEST(refused_on_openblas)
 {
     ae_error err = {{0}};
+    /* fp32 first: without fork (CK_FORK=no) the earlier tests' bf16 is still set */
+    ck_assert_int_eq(ae_precision_select(AE_PRECISION_FP32, "train.precision", &err), AE_OK);
     ck_assert_int_eq(ae_backend_select(AE_BACKEND_OPENBLAS, &err), AE_OK);
     ck_assert_int_eq(ae_precision_select(AE_PRECISION_BF16, "train.precision", &err),
                      AE_ERR_USAGE);

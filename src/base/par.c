@@ -86,9 +86,13 @@ static void *helper(void *arg)
     return NULL;
 }
 
-/* The child of a fork has no helper thread: start a new one when needed. */
+/* The child of a fork has no helper thread: start a new one when needed.
+ * Nor can it use the parent's OpenMP pool (libgomp is not fork-safe: a
+ * parallel region in the child waits for workers that do not exist), so
+ * the child's pieces go to its own helper. */
 static void after_fork_child(void)
 {
+    P.omp = false;
     pthread_mutex_init(&P.mu, NULL);
     pthread_cond_init(&P.cv, NULL);
     P.posted = 0;
@@ -97,18 +101,26 @@ static void after_fork_child(void)
     P.started = false;
 }
 
+/* after_fork_child, registered once. */
+static bool watch_forks(void)
+{
+    static bool atfork;
+    if (!atfork && pthread_atfork(NULL, NULL, after_fork_child) != 0)
+        return false;
+    atfork = true;
+    return true;
+}
+
 static bool start(void)
 {
     if (P.started)
         return true;
     if (P.failed)
         return false;
-    static bool atfork;
-    if (!atfork && pthread_atfork(NULL, NULL, after_fork_child) != 0) {
+    if (!watch_forks()) {
         P.failed = true;
         return false;
     }
-    atfork = true;
     /* Signals stay with the program's own threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -149,7 +161,8 @@ void ae_par_set_threads(int threads)
 void ae_par_use_openmp(bool on)
 {
 #ifdef HAVE_OMP
-    P.omp = on;
+    /* without the fork handler a child would inherit OpenMP mode and hang */
+    P.omp = on && watch_forks();
 #else
     (void)on;
 #endif

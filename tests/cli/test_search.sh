@@ -69,7 +69,7 @@ head -1 nn-codes.csv | grep -qx 'query,rank,index,distance' && ok || fail "heade
 grep -q "precision@7 $(sed -n 's/.*precision@7 \([0-9.]*\).*/\1/p' nn-l2.log)" codes2.log && ok \
     || fail "precision from codes: $(cat codes2.log)"
 # a picture: one row per query, k + 1 tiles
-"$AESEARCH" --model ae/model.safetensors --index idx5k.idx --query q700.idx --k 5 --png nn.png --n 4 --out /dev/null 2>/dev/null \
+"$AESEARCH" --model ae/model.safetensors --index idx5k.idx --query q700.idx --k 5 --png nn.png --n 4 --out nn-png.csv 2>/dev/null \
     || fail "png"
 [ "$(png_size nn.png)" = "175 117" ] && ok || fail "png size $(png_size nn.png)"
 # standard output by default

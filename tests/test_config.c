@@ -98,6 +98,7 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert_int_eq(a->model.classes, b->model.classes);
     ck_assert_int_eq(a->model.code_activation, b->model.code_activation);
     ck_assert_int_eq(a->model.tied, b->model.tied);
+    ck_assert_int_eq(a->model.missing_indicators, b->model.missing_indicators);
     ck_assert_int_eq(a->model.noise.type, b->model.noise.type);
     ck_assert(a->model.noise.std == b->model.noise.std);
     ck_assert(a->model.noise.p == b->model.noise.p);
@@ -398,7 +399,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header, missing); "
                 "did you mean header?");
@@ -575,7 +576,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};
@@ -747,6 +748,16 @@ START_TEST(test_variant_errors)
     const char *gl1[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true",
                          "model.likelihood=gaussian_learned"};
     combo_fails(gl1, 4, "model.tied: does not combine with model.likelihood gaussian_learned");
+    const char *mi1[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true",
+                         "model.missing_indicators=true"};
+    combo_fails(mi1, 4, "spec.json: model.missing_indicators: does not combine with model.tied");
+    const char *mi2[] = {"model.type=ae", "model.contractive=0.1", "model.missing_indicators=true"};
+    combo_fails(mi2, 3, "model.missing_indicators: does not combine with model.contractive");
+    const char *mi3[] = {"model.type=ae", "model.encoder=[300, 100]",
+                         "train.pretrain={\"epochs\": 1}", "model.missing_indicators=true"};
+    combo_fails(mi3, 4, "model.missing_indicators: does not combine with train.pretrain");
+    const char *mi4[] = {"model.missing_indicators=1"};
+    combo_fails(mi4, 1, "model.missing_indicators");
 }
 END_TEST
 
@@ -767,6 +778,7 @@ START_TEST(test_round_trip)
                         "model.decoder=[]",
                         "model.type=\"ae\"",
                         "model.activation=elu",
+                        "model.missing_indicators=true",
                         "data.binarize=fixed",
                         "train.kl_warmup_epochs=0.7",
                         "data.train=dir with spaces/\\\"quoted\\\".csv"};
@@ -774,6 +786,7 @@ START_TEST(test_round_trip)
     ck_assert(a.train.lr == 0.1 + 0.2);
     ck_assert(a.train.seed == 9007199254740992ULL);
     ck_assert_int_eq(a.data.train_limit, 5000000000L);
+    ck_assert(a.model.missing_indicators);
     check_round_trip(&a);
 
     const char *ov2[] = {"data.csv.header=false", "model.encoder=[]"};

@@ -44,7 +44,9 @@ static ae_config small_config(ae_model_type type, ae_likelihood lik, ae_activati
     return cfg;
 }
 
-static void check_model_cfg(const ae_config *cfg, const char *what)
+/* gaps > 0: every gaps-th input is missing (NaN), in the encoder's input
+ * and as a target. */
+static void check_model_gaps(const ae_config *cfg, const char *what, int gaps)
 {
     enum { B = 3, D = 6 };
     ae_model m;
@@ -56,6 +58,8 @@ static void check_model_cfg(const ae_config *cfg, const char *what)
     tu_fill_uniform(&r, m.params, m.n_params, -0.8f, 0.8f);
     float x[B * D];
     tu_fill_uniform(&r, x, B * D, 0, 1);
+    for (int q = 1; gaps > 0 && q < B * D; q += gaps)
+        x[q] = NAN;
     float beta = 0.7f;
     model_loss(&m, B, x, beta);
     memset(m.grads, 0, m.n_params * sizeof(float));
@@ -73,6 +77,11 @@ static void check_model_cfg(const ae_config *cfg, const char *what)
     }
     free(g);
     ae_model_free(&m);
+}
+
+static void check_model_cfg(const ae_config *cfg, const char *what)
+{
+    check_model_gaps(cfg, what, 0);
 }
 
 static void check_model(ae_model_type type, ae_likelihood lik, ae_activation act)
@@ -119,6 +128,27 @@ START_TEST(model_tied)
     check_model_cfg(&c, "tied ae");
     c.model.type = AE_MODEL_VAE;
     check_model_cfg(&c, "tied vae");
+}
+END_TEST
+
+/* Incomplete inputs, with and without the mask as input: missing targets
+ * leave the loss, missing inputs enter as the fill (0 here). */
+START_TEST(model_missing_inputs)
+{
+    const ae_model_type types[] = {AE_MODEL_AE, AE_MODEL_VAE, AE_MODEL_CVAE, AE_MODEL_HVAE,
+                                   AE_MODEL_IWAE};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        for (int ind = 0; ind < 2; ind++) {
+            ae_config c = small_config(types[k], AE_LIK_GAUSSIAN, AE_ACT_TANH);
+            c.model.missing_indicators = ind;
+            c.model.classes = types[k] == AE_MODEL_CVAE ? 3 : 0;
+            if (types[k] == AE_MODEL_HVAE) {
+                c.model.latent2 = 2;
+                c.model.n_hidden2 = 1;
+                c.model.hidden2[0] = 4;
+            }
+            check_model_gaps(&c, ind ? "missing inputs, indicators" : "missing inputs", 4);
+        }
 }
 END_TEST
 
@@ -499,6 +529,7 @@ static Suite *suite(void)
     tcase_add_test(t, model_ae_every_likelihood);
     tcase_add_test(t, model_tied);
     tcase_add_test(t, model_cvae);
+    tcase_add_test(t, model_missing_inputs);
     tcase_add_test(t, model_hvae);
     tcase_add_test(t, model_iwae);
     tcase_add_test(t, model_sparsity);

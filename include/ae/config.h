@@ -60,6 +60,7 @@ typedef struct {
         int classes;                   /* cvae: number of label values; else 0 */
         ae_activation code_activation; /* ae: activation of the code layer; default linear */
         bool tied;                     /* decoder weights = transposed encoder weights */
+        bool missing_indicators;       /* the encoder also sees a 0/1 missing mask per feature */
         ae_noise_spec noise;           /* default none */
         struct {
             ae_sparsity type;          /* default none */

@@ -96,7 +96,10 @@ typedef struct ae_model {
      * (scaled); NULL for a model trained on complete data, whose missing
      * inputs get 0.  The loss leaves missing targets out (likelihood.h). */
     float *fill;
-    float *xfill;                /* [max_batch x D] the inputs with the fill, made when needed */
+    /* model.missing_indicators: the encoder sees [x | mask], D values with
+     * the fill, then D indicators (1 where the value is missing) */
+    bool missing_indicators;
+    float *xfill;                /* [max_batch x Din] the encoder's input, made when needed */
 
     ae_mlp enc, dec;             /* every model */
     ae_mlp enc2, prior;          /* hvae only */
@@ -200,6 +203,10 @@ void ae_model_kl_terms(ae_model *m, size_t B, double *kl, double *kl_dim, double
  * scaled by temperature: N(0, T^2 I) for vae and cvae; for an hvae
  * z2 ~ N(0, T^2 I), then z1 ~ p(z1|z2) with its deviation scaled by T. */
 void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z);
+
+/* The width of the encoder's data input: D, or 2D with
+ * model.missing_indicators (the values, then a 0/1 mask). */
+size_t ae_model_encoder_width(const ae_model *m);
 
 /* Where a dataset came from, for the messages of ae_model_check_data. */
 typedef struct {

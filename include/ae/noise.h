@@ -4,6 +4,7 @@
 #ifndef AE_NOISE_H
 #define AE_NOISE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ae/rng.h"
@@ -15,11 +16,17 @@ typedef struct {
     ae_noise type;
     double std;  /* gaussian */
     double p;    /* masking, salt_pepper */
+    /* Training on incomplete data (data.missing "allow"): a masked input
+     * becomes a missing value (NaN, which the model fills as it fills the
+     * data's own gaps) instead of 0, and a missing input stays missing under
+     * every noise.  Masking then trains the model to predict hidden values
+     * from the others, which is what imputation asks of it. */
+    bool as_missing;
 } ae_noise_spec;
 
 /* out [B x D] = x corrupted as the noise spec says:
  *   gaussian     x + std * N(0, 1)
- *   masking      0 with probability p, else x
+ *   masking      0 (NaN with as_missing) with probability p, else x
  *   salt_pepper  with probability p, lo[j] or hi[j] (half each), else x,
  *                where lo/hi are feature j's smallest and largest (scaled)
  *                training values

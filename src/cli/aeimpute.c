@@ -1,8 +1,10 @@
 /* aeimpute: fill the missing values of a file with a trained model, by
- * iterated reconstruction: the missing cells start at the training means
- * and are replaced by the model's reconstruction (z = mu, the decoder's
- * mean) of the whole example, --iterations times.  Observed cells are kept:
- * a CSV is rewritten cell by cell, every observed cell byte for byte. */
+ * iterated reconstruction (ae/impute.h): the missing cells start at the
+ * training means and are replaced by the model's reconstruction (z = mu,
+ * the decoder's mean) of the whole example, for the number of rounds (at
+ * most --iterations) that best reconstructs observed cells hidden for the
+ * check.  Observed cells are kept: a CSV is rewritten cell by cell, every
+ * observed cell byte for byte. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -16,6 +18,7 @@
 #include "ae/checkpoint.h"
 #include "ae/data.h"
 #include "ae/fileio.h"
+#include "ae/impute.h"
 #include "ae/model.h"
 #include "cli.h"
 
@@ -30,7 +33,11 @@ static void usage(FILE *f)
             "model's data.csv.missing, by default empty, NA, NaN, nan and ?; float IDX NaN)\n"
             "by iterated reconstruction: the missing cells start at the model's training\n"
             "means, then each example is encoded (z = mu) and decoded and its missing cells\n"
-            "take the reconstruction, --iterations times.  Observed cells are kept as read.\n"
+            "take the reconstruction, round after round.  How many rounds (at most\n"
+            "--iterations) is checked first: a fraction (--check) of the observed cells is\n"
+            "hidden and imputed with the rest, and the count that reconstructs them best is\n"
+            "used (more rounds can make it worse: a model can drive the values away).\n"
+            "Observed cells are kept as read.\n"
             "\n"
             "options:\n"
             "  --model FILE       a model or checkpoint written by aetrain\n"
@@ -39,7 +46,11 @@ static void usage(FILE *f)
             "  --out FILE         .csv: a CSV input rewritten with only its missing cells\n"
             "                     replaced (every other byte as it was); any other input as\n"
             "                     x0,...,x{D-1} rows.  .idx: float32 [n x D] (or [n x h x w])\n"
-            "  --iterations N     rounds of reconstruction (default 10; 0 = the means only)\n"
+            "  --iterations N     at most N rounds of reconstruction (default 10; 0 = the\n"
+            "                     means only)\n"
+            "  --check F          the fraction of observed cells hidden to choose the rounds\n"
+            "                     (default 0.1, at most 0.5; 0 = exactly --iterations rounds)\n"
+            "  --seed N           which cells the check hides (default 1)\n"
             "  --threads N        BLAS threads (0 = all cores, the default)\n"
             "  --precision P      fp32, bf16, or model (the model's train.precision, the\n"
             "                     default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
@@ -226,6 +237,8 @@ int main(int argc, char **argv)
     cli_prog = "aeimpute";
     const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL, *v;
     long iterations = 10, threads = 0;
+    double check = 0.1;
+    uint64_t seed = 1;
     int r, precision = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -243,6 +256,12 @@ int main(int argc, char **argv)
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--iterations", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--iterations", v, 0, 100000, &iterations))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--check", &v)) != 0) {
+            if (r < 0 || !cli_parse_double("--check", v, 0.0, 0.5, &check))
+                return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
+            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
                 return 2;
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
@@ -273,8 +292,9 @@ int main(int argc, char **argv)
         return cli_fail(st, &err);
     ae_threads_set((int)threads);
     int rc = 0;
-    float *x = NULL, *y = NULL, *mu = NULL, *mean = NULL;
+    float *x = NULL, *mean = NULL;
     unsigned char *miss = NULL;
+    double *rmse = NULL;
     if ((rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     cfg.data.allow_missing = true; /* this program's input is incomplete by definition */
@@ -287,13 +307,11 @@ int main(int argc, char **argv)
         rc = cli_fail(st, &err);
         goto out;
     }
-    size_t n = ds.n, D = m.input_dim, L = m.latent;
+    size_t n = ds.n, D = m.input_dim;
     x = malloc(n * D * sizeof(float));
-    y = malloc(IMPUTE_BATCH * D * sizeof(float));
-    mu = malloc(IMPUTE_BATCH * L * sizeof(float));
     mean = malloc(D * sizeof(float));
     miss = malloc(n * D);
-    if (!x || !y || !mu || !mean || !miss) {
+    if (!x || !mean || !miss) {
         cli_error("out of memory for %zu examples of %zu features", n, D);
         rc = 1;
         goto out;
@@ -326,21 +344,21 @@ int main(int argc, char **argv)
                 x[i * D + j] = mean[j];
                 k++;
             }
-        if (k == D) {
-            empty_rows++;
-            memset(miss + i * D, 0, D); /* kept at the means: nothing to reconstruct from */
-        }
+        empty_rows += k == D;
     }
-    for (long it = 0; n_miss && it < iterations; it++)
-        for (size_t i = 0; i < n; i += IMPUTE_BATCH) {
-            size_t b = n - i < IMPUTE_BATCH ? n - i : IMPUTE_BATCH;
-            const int32_t *lab = m.classes ? ds.labels + i : NULL;
-            ae_model_encode(&m, b, x + i * D, lab, mu, NULL);
-            ae_model_decode(&m, b, mu, lab, y);
-            for (size_t q = 0; q < b * D; q++)
-                if (miss[i * D + q])
-                    x[i * D + q] = y[q];
-        }
+    ae_impute_settings set = {iterations, check, seed};
+    rmse = calloc((size_t)iterations + 1, sizeof(double)); /* [iterations + 1] */
+    ae_impute_report rep = {0, 0, rmse};
+    if (!rmse) {
+        cli_error("out of memory");
+        rc = 1;
+        goto out;
+    }
+    if (n_miss && (st = ae_model_impute(&m, n, x, miss, m.classes ? ds.labels : NULL, mean, &set,
+                                        &rep, &err)) != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) /* back to the data's units */
         for (size_t j = 0; j < D; j++)
             x[i * D + j] = (x[i * D + j] - m.shift[j]) / m.scale[j];
@@ -355,17 +373,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "aeimpute: warning: %zu row%s of %s had every feature missing and got "
                         "the feature means\n",
                 empty_rows, empty_rows == 1 ? "" : "s", data_path);
-    if (n_miss)
+    if (n_miss) {
         printf("aeimpute: %zu examples of %zu features, %zu missing values (%.1f%%) filled "
                "after %ld iteration%s; written to %s\n",
-               n, D, n_miss, 100.0 * (double)n_miss / ((double)n * (double)D), iterations,
-               iterations == 1 ? "" : "s", out_path);
+               n, D, n_miss, 100.0 * (double)n_miss / ((double)n * (double)D), rep.rounds,
+               rep.rounds == 1 ? "" : "s", out_path);
+        if (rep.checked)
+            printf("aeimpute: %zu observed values hidden to check the iterations: RMSE "
+                   "(scaled) %.4g after 0, %.4g after %ld (the least), %.4g after %ld\n",
+                   rep.checked, rmse[0], rmse[rep.rounds], rep.rounds, rmse[iterations],
+                   iterations);
+    }
 out:
     free(x);
-    free(y);
-    free(mu);
     free(mean);
     free(miss);
+    free(rmse);
     ae_dataset_free(&ds);
     ae_model_free(&m);
     return rc;

@@ -279,7 +279,7 @@ int main(int argc, char **argv)
     cli_prog = "aerecon";
     const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
     const char *corrupted_path = NULL, *v;
-    ae_noise_spec noise = {AE_NOISE_NONE, 0, 0};
+    ae_noise_spec noise = {AE_NOISE_NONE, 0, 0, false};
     uint64_t seed = 1;
     long threads = 0, png_n = 32, cols = 8, limit = 0;
     int r, precision = -1;

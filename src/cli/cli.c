@@ -87,7 +87,7 @@ bool cli_parse_corrupt(const char *s, ae_noise_spec *n)
             cli_error("--corrupt %s: the %s must be above 0", s, std ? "deviation" : "probability");
             return false;
         }
-        *n = (ae_noise_spec){kinds[k].type, std ? v : 0.0, std ? 0.0 : v};
+        *n = (ae_noise_spec){kinds[k].type, std ? v : 0.0, std ? 0.0 : v, false};
         return true;
     }
     cli_error("--corrupt: expected gaussian:STD, masking:P or salt_pepper:P, not '%s'", s);

@@ -1,5 +1,6 @@
 #include "ae/noise.h"
 
+#include <math.h>
 #include <string.h>
 
 void ae_noise_apply(const ae_noise_spec *noise, const float *lo, const float *hi, ae_rng *rng,
@@ -37,9 +38,9 @@ void ae_noise_apply_slice(const ae_noise_spec *noise, const float *lo, const flo
         break;
     }
     case AE_NOISE_MASKING: {
-        float p = (float)noise->p;
+        float p = (float)noise->p, hidden = noise->as_missing ? NAN : 0.0f;
         for (size_t i = 0; i < n; i++)
-            out[i] = ae_rng_uniform(rng) < p ? 0.0f : x[i];
+            out[i] = ae_rng_uniform(rng) < p ? hidden : x[i];
         break;
     }
     case AE_NOISE_SALT_PEPPER: {
@@ -49,6 +50,8 @@ void ae_noise_apply_slice(const ae_noise_spec *noise, const float *lo, const flo
             size_t j = i % D;
             /* u < p/2: pepper (the minimum), p/2 <= u < p: salt (the maximum) */
             out[i] = u < 0.5f * p ? lo[j] : u < p ? hi[j] : x[i];
+            if (noise->as_missing && x[i] != x[i])
+                out[i] = x[i];
         }
         break;
     }

@@ -83,6 +83,15 @@ void ae_model_finish_forward(ae_model *m, size_t B, const float *x, const int32_
                              double recon, double kl, double kl2, double reg, float beta,
                              ae_loss *out);
 
+/* The encoder's input [B x ae_model_encoder_width] for rows x [B x D]
+ * (m->xfill, or x itself when nothing changes): with miss NULL, each NaN of
+ * x is a missing value and takes the fill (0 without one); with miss
+ * [B x D], the cells it marks are missing and keep x's value (a completion
+ * being refined).  With indicators, 1 marks the missing cells.  NULL when
+ * there is no memory for the copy. */
+const float *ae_model_encoder_input(ae_model *m, size_t B, const float *x,
+                                    const unsigned char *miss);
+
 /* ------------------------------- the Gaussian posterior (posterior.c) */
 
 /* A log-variance the clamp holds (passes no gradient). */

@@ -165,7 +165,8 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     t.max_rows = max_batch * t.iw_samples;
 
     /* encoder: x [, y] -> hidden -> the family's head */
-    size_t n = 0, in = input_dim + t.classes;
+    t.missing_indicators = cfg->model.missing_indicators;
+    size_t n = 0, in = ae_model_encoder_width(&t) + t.classes;
     for (int i = 0; i < cfg->model.n_encoder; i++) {
         ae_stack_add(&t.enc, in, (size_t)cfg->model.encoder[i], cfg->model.activation, &n);
         in = (size_t)cfg->model.encoder[i];
@@ -176,7 +177,7 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     if (t.family->ops->add_stacks)
         t.family->ops->add_stacks(&t, cfg, &n);
     t.n_params = n;
-    size_t widest = stack_widest(&t.enc, input_dim);
+    size_t widest = stack_widest(&t.enc, ae_model_encoder_width(&t));
     widest = stack_widest(&t.dec, widest);
     widest = stack_widest(&t.enc2, widest);
     widest = stack_widest(&t.prior, widest);
@@ -329,23 +330,39 @@ void ae_model_finish_forward(ae_model *m, size_t B, const float *x, const int32_
 
 /* ---------------------------------------------------------- the passes */
 
-/* x itself when it has no missing value (NaN), else a copy in which each
- * missing value is the model's fill (0 without one). */
-static const float *with_fill(ae_model *m, size_t B, const float *x)
+size_t ae_model_encoder_width(const ae_model *m)
 {
-    size_t n = B * m->input_dim, D = m->input_dim, miss = 0;
-    for (size_t i = 0; i < n; i++)
-        miss += x[i] != x[i];
-    if (!miss)
+    return m->input_dim * (m->missing_indicators ? 2 : 1);
+}
+
+const float *ae_model_encoder_input(ae_model *m, size_t B, const float *x,
+                                    const unsigned char *miss)
+{
+    const size_t D = m->input_dim, W = ae_model_encoder_width(m);
+    size_t n_miss = 0;
+    for (size_t i = 0; !miss && i < B * D; i++)
+        n_miss += x[i] != x[i];
+    if (!miss && !n_miss && W == D)
         return x;
-    if (!m->xfill && !(m->xfill = malloc(m->max_batch * D * sizeof(float))))
-        return x; /* out of memory: the NaN goes on, and training reports divergence */
+    if (!m->xfill && !(m->xfill = malloc(m->max_batch * W * sizeof(float))))
+        return NULL;
     for (size_t r = 0; r < B; r++)
         for (size_t j = 0; j < D; j++) {
             float v = x[r * D + j];
-            m->xfill[r * D + j] = v == v ? v : m->fill ? m->fill[j] : 0.0f;
+            bool gap = miss ? miss[r * D + j] != 0 : v != v;
+            m->xfill[r * W + j] = !gap ? v : miss ? v : m->fill ? m->fill[j] : 0.0f;
+            if (W > D)
+                m->xfill[r * W + D + j] = gap ? 1.0f : 0.0f;
         }
     return m->xfill;
+}
+
+/* The encoder's input, or x itself when there is no memory for it (the NaN
+ * goes on, and training reports divergence). */
+static const float *with_fill(ae_model *m, size_t B, const float *x)
+{
+    const float *in = ae_model_encoder_input(m, B, x, NULL);
+    return in ? in : x;
 }
 
 void ae_model_forward(ae_model *m, size_t B, const float *x, const float *target,

@@ -60,6 +60,7 @@ static const char *const TOP_KEYS[] = {"model", "data", "train", "output"};
 static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", "latent",
                                          "activation", "likelihood", "beta",       "init",
                                          "hidden2",    "classes",    "code_activation", "tied",
+                                         "missing_indicators",
                                          "noise",      "sparsity",   "contractive",
                                          "contractive_samples", "gaussian_std", "iw_samples"};
 static const char *const NOISE_KEYS[] = {"type", "std", "p"};
@@ -886,6 +887,7 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
         return st;
     c->model.code_activation = (ae_activation)e;
     if ((st = rd_bool(v, s, "model", "tied", &c->model.tied)) ||
+        (st = rd_bool(v, s, "model", "missing_indicators", &c->model.missing_indicators)) ||
         (st = rd_num(v, s, "model", "contractive", NUM_GE0, &c->model.contractive)) ||
         (st = rd_int_field(v, s, "model", "contractive_samples", 1, 1024,
                            &c->model.contractive_samples)) ||
@@ -1212,6 +1214,18 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
                     ae_likelihood_get(c->model.likelihood)->outputs);
     if (c->model.tied && !f->can_tie)
         return fail(v, NULL, "model.tied", "is for model.type ae, vae or iwae (this is %s)", tn);
+    if (c->model.missing_indicators) {
+        /* the encoder's input is [x | mask], 2D wide: a tied decoder would
+         * mirror it, the contractive penalty and the greedy stages take
+         * D inputs */
+        const char *no = c->model.tied                ? "model.tied"
+                         : c->model.contractive > 0   ? "model.contractive"
+                         : c->train.pretrain_epochs > 0 ? "train.pretrain"
+                                                        : NULL;
+        if (no)
+            return fail(v, NULL, "model.missing_indicators", "does not combine with %s (the "
+                        "encoder's input is the data and its mask, twice as wide)", no);
+    }
     if (c->train.pretrain_epochs > 0) {
         if (!f->code_regularisers)
             return fail(v, NULL, "train.pretrain", "greedy layer-wise pretraining is for "
@@ -1502,7 +1516,8 @@ char *ae_config_to_json(const ae_config *c)
     put_num(m, "beta", c->model.beta, &ok);
     put_str(m, "init", INITS[c->model.init], &ok);
     put_str(m, "code_activation", ACTIVATIONS[c->model.code_activation], &ok);
-    if (!cJSON_AddBoolToObject(m, "tied", c->model.tied))
+    if (!cJSON_AddBoolToObject(m, "tied", c->model.tied) ||
+        !cJSON_AddBoolToObject(m, "missing_indicators", c->model.missing_indicators))
         ok = false;
     cJSON *noise = put_obj(m, "noise", &ok);
     put_str(noise, "type", NOISES[c->model.noise.type], &ok);

@@ -608,8 +608,9 @@ static ae_status train_step(run_t *r, loop_t *c, size_t b, int *stop_now, ae_err
     const int32_t *y = batch_labels(m, &r->train, rows_idx, 0, k, r->ybuf);
     const float *input = r->xbuf;
     if (r->xin) { /* denoising: the encoder sees a corrupted copy */
-        ae_noise_apply_slice(&cfg->model.noise, r->lo, r->hi, &r->state.rng, r->xbuf, r->xin, k,
-                             D, f, rows);
+        ae_noise_spec noise = cfg->model.noise;
+        noise.as_missing = cfg->data.allow_missing;
+        ae_noise_apply_slice(&noise, r->lo, r->hi, &r->state.rng, r->xbuf, r->xin, k, D, f, rows);
         input = r->xin;
     }
     ae_loss l; /* the gradients are zero: the optimizer cleared them */

@@ -39,8 +39,23 @@ PY
     || fail "train on the csv"
 "$AEIMPUTE" --model vae-csv/model.safetensors --data holes.csv --out filled.csv >imp.log 2>imp.err \
     || fail "aeimpute: $(cat imp.err)"
-grep -q "^aeimpute: 500 examples of 784 features, [0-9]* missing values (3[0-9].[0-9]%) filled after 10 iterations" imp.log \
+grep -Eq "^aeimpute: 500 examples of 784 features, [0-9]* missing values \(3[0-9].[0-9]%\) filled after ([0-9]|10) iterations?" imp.log \
     && ok || fail "summary: $(cat imp.log)"
+# the rounds chosen are the ones whose reconstruction of the hidden cells was closest
+"$PY" - imp.log <<'PY' && ok || fail "check line: $(cat imp.log)"
+import re, sys
+log = open(sys.argv[1]).read()
+rounds = int(re.search(r"filled after (\d+) iteration", log).group(1))
+m = re.search(r"(\d+) observed values hidden to check the iterations: RMSE \(scaled\) (\S+) after 0, "
+              r"(\S+) after (\d+) \(the least\), (\S+) after 10", log)
+assert m and int(m.group(4)) == rounds and int(m.group(1)) > 0, log
+assert float(m.group(3)) <= min(float(m.group(2)), float(m.group(5))), log
+PY
+# --check 0: exactly the rounds asked, no check
+"$AEIMPUTE" --model vae-csv/model.safetensors --data holes.csv --out filled3.csv --iterations 3 --check 0 >imp3.log \
+    || fail "aeimpute --check 0"
+grep -q "filled after 3 iterations; written to filled3.csv" imp3.log && ! grep -q "hidden to check" imp3.log && ok \
+    || fail "--check 0: $(cat imp3.log)"
 grep -q "warning: 1 row of holes.csv had every feature missing and got the feature means" imp.err && ok \
     || fail "all-missing warning: $(cat imp.err)"
 "$PY" - holes.csv filled.csv <<'PY' && ok || fail "observed cells changed or missing ones not filled"
@@ -94,11 +109,28 @@ v = struct.unpack(f">{50 * 784}f", b[12:])
 assert all(math.isfinite(a) for a in v)
 PY
 
+# model.missing_indicators with masking noise (which hides values as missing
+# on incomplete data): the encoder takes the values and the mask, 2 x 784
+"$AETRAIN" --config vae-csv/config.json --set model.missing_indicators=true \
+    --set 'model.noise={"type": "masking", "p": 0.2}' --epochs 1 --out vae-ind --quiet || fail "train with indicators"
+"$PY" "$AE_SOURCE/scripts/read_checkpoint.py" vae-ind/model.safetensors >ind.txt 2>&1 || fail "read the checkpoint"
+grep -q "^encoder.0.weight F32 \[400, 1568\]" ind.txt && ok || fail "indicators: encoder.0.weight is not [400 x 1568]: $(head -3 ind.txt)"
+"$AEIMPUTE" --model vae-ind/model.safetensors --data holes.csv --out filled-ind.csv >/dev/null || fail "impute with indicators"
+"$PY" - holes.csv filled-ind.csv <<'PY' && ok || fail "indicators: observed cells changed or missing ones not filled"
+import math, sys
+a = open(sys.argv[1]).read().split("\n"); b = open(sys.argv[2]).read().split("\n")
+assert len(a) == len(b) and a[0] == b[0]
+for la, lb in zip(a[1:], b[1:]):
+    for u, v in zip(la.split(","), lb.split(",")):
+        assert (u.strip() == "NA" and math.isfinite(float(v))) or u == v, (u, v)
+PY
+
 errors_section "aeimpute"
 expect 2 "--model, --data and --out are required" -- "$AEIMPUTE" --model vae/model.safetensors --data holes.csv
 expect 2 "--out x.txt: expected a name ending in .csv or .idx" -- \
     "$AEIMPUTE" --model vae/model.safetensors --data holes.csv --out x.txt
 expect 2 "--iterations" -- "$AEIMPUTE" --model vae/model.safetensors --data holes.csv --out x.csv --iterations -1
+expect 2 "--check" -- "$AEIMPUTE" --model vae/model.safetensors --data holes.csv --out x.csv --check 0.9
 printf 'a,b\n1,NA\n' >narrow.csv
 expect 2 "narrow.csv" -- "$AEIMPUTE" --model vae/model.safetensors --data narrow.csv --out x.csv
 finish

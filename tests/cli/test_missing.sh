@@ -40,6 +40,8 @@ expect 2 "holes.idx: element [0-9]+ \(example 0\) is NaN \(a missing value: data
     "$AETRAIN" "${base[@]}" --set data.train=\"holes.idx\" --epochs 1 --out refused
 expect 2 "data.missing" -- "$AETRAIN" "${base[@]}" --set data.train=\"holes.csv\" --set data.missing=\"maybe\" --out refused
 expect 2 "data.csv.missing" -- "$AETRAIN" "${base[@]}" --set data.train=\"holes.csv\" --set 'data.csv.missing="NA"' --out refused
+expect 2 "model.missing_indicators: does not combine with model.tied" -- "$AETRAIN" "${base[@]}" --set data.train=\"holes.csv\" \
+    --set data.missing=\"allow\" --set model.tied=true --set model.missing_indicators=true --out refused
 
 allow=("${base[@]}" --set data.missing=\"allow\")
 "$AETRAIN" "${allow[@]}" --set data.train=\"holes.csv\" --epochs 2 --out run || fail "train with missing values"

@@ -46,6 +46,7 @@ static void trained_state(ae_config *c, ae_model *m, ae_optim *o, ae_train_state
     s->epoch = 3;
     s->step = o->t;
     s->metrics_csv = strdup("epoch,train_loss\n1,2.5\n");
+    s->sched = (ae_schedule_state){2.5e-4, 3.0, 1, INFINITY, 2, 1.0 / 3.0, 7, true};
 }
 
 START_TEST(checkpoint_round_trip_is_exact)
@@ -78,6 +79,11 @@ START_TEST(checkpoint_round_trip_is_exact)
     ck_assert_int_eq(s2.epoch, 3);
     ck_assert_mem_eq(s2.rng.s, s.rng.s, sizeof s.rng.s);
     ck_assert_str_eq(s2.metrics_csv, s.metrics_csv);
+    /* the schedule's state, exactly */
+    ck_assert(s2.sched.lr == s.sched.lr && s2.sched.plateau_best == s.sched.plateau_best &&
+              s2.sched.stop_best == s.sched.stop_best && s2.sched.best_val == s.sched.best_val);
+    ck_assert(s2.sched.plateau_bad == 1 && s2.sched.stop_bad == 2 && s2.sched.best_epoch == 7 &&
+              s2.sched.stopped);
     /* saving the restored state again gives the same bytes */
     ck_assert_int_eq(ae_checkpoint_save(path_in("d.safetensors"), &c2, &m2, &o2, &s2, &err), AE_OK);
     char cmd[600];

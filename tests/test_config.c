@@ -140,6 +140,17 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert(a->train.kl_capacity == b->train.kl_capacity);
     ck_assert(a->train.kl_capacity_epochs == b->train.kl_capacity_epochs);
     ck_assert_int_eq(a->train.pretrain_epochs, b->train.pretrain_epochs);
+    ck_assert_int_eq(a->train.lr_schedule.type, b->train.lr_schedule.type);
+    ck_assert_int_eq(a->train.lr_schedule.step_epochs, b->train.lr_schedule.step_epochs);
+    ck_assert(a->train.lr_schedule.gamma == b->train.lr_schedule.gamma);
+    ck_assert_int_eq(a->train.lr_schedule.warmup_epochs, b->train.lr_schedule.warmup_epochs);
+    ck_assert(a->train.lr_schedule.min_lr == b->train.lr_schedule.min_lr);
+    ck_assert(a->train.lr_schedule.factor == b->train.lr_schedule.factor);
+    ck_assert_int_eq(a->train.lr_schedule.patience, b->train.lr_schedule.patience);
+    ck_assert_int_eq(a->train.early_stop_patience, b->train.early_stop_patience);
+    ck_assert(a->train.early_stop_min_delta == b->train.early_stop_min_delta);
+    ck_assert(a->train.clip_grad_norm == b->train.clip_grad_norm);
+    ck_assert_int_eq(a->output.keep_best, b->output.keep_best);
 
     ck_assert_str_eq(a->output.dir, b->output.dir);
     ck_assert_int_eq(a->output.checkpoint_every, b->output.checkpoint_every);
@@ -406,7 +417,7 @@ START_TEST(test_unknown_keys)
     parse_fails("{\"data\": {\"train\": \"t\"}, \"output\": {\"zzzzzzzz\": 1}}", NULL, 0,
                 AE_ERR_CONFIG,
                 "spec.json: output.zzzzzzzz: unknown key (known keys: dir, checkpoint_every, "
-                "images)");
+                "images, keep_best)");
     /* Keys are case-sensitive. */
     parse_fails_prefix("{\"data\": {\"Train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                        "spec.json: data.Train: unknown key (known keys: train, ");
@@ -756,6 +767,25 @@ START_TEST(test_variant_errors)
     const char *mi3[] = {"model.type=ae", "model.encoder=[300, 100]",
                          "train.pretrain={\"epochs\": 1}", "model.missing_indicators=true"};
     combo_fails(mi3, 4, "model.missing_indicators: does not combine with train.pretrain");
+    const char *ls1[] = {"train.lr_schedule.type=plateau"};
+    combo_fails(ls1, 1, "spec.json: train.lr_schedule: needs a validation loss to watch: set "
+                        "data.validation");
+    const char *ls2[] = {"train.early_stopping.patience=3"};
+    combo_fails(ls2, 1, "spec.json: train.early_stopping: needs a validation loss to watch");
+    const char *ls3[] = {"output.keep_best=true"};
+    combo_fails(ls3, 1, "spec.json: output.keep_best: needs a validation loss to watch");
+    const char *ls4[] = {"train.lr_schedule={\"type\": \"cosine\", \"gamma\": 0.5}"};
+    combo_fails(ls4, 1, "train.lr_schedule.gamma: not used by schedule type cosine");
+    const char *ls5[] = {"train.lr_schedule.type=linear"};
+    combo_fails(ls5, 1, "expected one of none, step, cosine, plateau, burda");
+    const char *ls6[] = {"train.lr_schedule={\"type\": \"step\", \"gamma\": 2}"};
+    combo_fails(ls6, 1, "train.lr_schedule.gamma: expected a number in (0, 1]");
+    const char *ls7[] = {"train.lr_schedule={\"type\": \"cosine\", \"min_lr\": 0.1}"};
+    combo_fails(ls7, 1, "train.lr_schedule.min_lr: 0.1 is above train.lr = 0.001");
+    const char *ls8[] = {"train.clip_grad_norm=-1"};
+    combo_fails(ls8, 1, "train.clip_grad_norm");
+    const char *ls9[] = {"train.early_stopping={\"patience\": 2, \"delta\": 1}"};
+    combo_fails(ls9, 1, "train.early_stopping.delta: unknown key");
     const char *mi4[] = {"model.missing_indicators=1"};
     combo_fails(mi4, 1, "model.missing_indicators");
 }
@@ -788,6 +818,28 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(a.data.train_limit, 5000000000L);
     ck_assert(a.model.missing_indicators);
     check_round_trip(&a);
+
+    const char *sch[][3] = {
+        {"train.lr_schedule.type=step", "train.lr_schedule.gamma=0.5", "data.validation=0"},
+        {"train.lr_schedule={\"type\": \"cosine\", \"warmup_epochs\": 3, \"min_lr\": 1e-5}",
+         "train.clip_grad_norm=5", "data.validation=0"},
+        {"train.lr_schedule={\"type\": \"plateau\", \"factor\": 0.5, \"patience\": 2}",
+         "train.early_stopping={\"patience\": 4, \"min_delta\": 0.01}", "data.validation=0.1"},
+        {"train.lr_schedule.type=burda", "output.keep_best=true", "data.validation=0.1"}};
+    for (size_t k = 0; k < 4; k++) {
+        a = parse_ok(MIN, sch[k], 3);
+        ck_assert_int_eq(a.train.lr_schedule.type, (int)k + 1);
+        check_round_trip(&a);
+    }
+    ck_assert_int_eq(a.output.keep_best, 1);
+    a = parse_ok(MIN, sch[2], 3);
+    ck_assert_int_eq(a.train.lr_schedule.patience, 2);
+    ck_assert(a.train.lr_schedule.factor == 0.5);
+    ck_assert_int_eq(a.train.early_stop_patience, 4);
+    ck_assert(a.train.early_stop_min_delta == 0.01);
+    a = parse_ok(MIN, sch[1], 3);
+    ck_assert_int_eq(a.train.lr_schedule.warmup_epochs, 3);
+    ck_assert(a.train.clip_grad_norm == 5);
 
     const char *ov2[] = {"data.csv.header=false", "model.encoder=[]"};
     a = parse_ok(MIN, ov2, N(ov2));

@@ -26,6 +26,20 @@
 #include "ae/safetensors.h"
 #include "ae/status.h"
 
+/* What the schedule, early stopping and the best model remember between
+ * epochs (src/train/schedule.c); a checkpoint holds it, so a resumed run
+ * takes the same decisions. */
+typedef struct {
+    double lr;           /* plateau: the learning rate in effect */
+    double plateau_best; /* plateau: the lowest validation loss so far */
+    int plateau_bad;     /* plateau: epochs since it improved */
+    double stop_best;    /* early stopping: the lowest validation loss so far */
+    int stop_bad;        /* early stopping: epochs without an improvement by min_delta */
+    double best_val;     /* keep_best: the lowest validation loss, at best_epoch */
+    int best_epoch;      /* 0: none yet */
+    bool stopped;        /* early stopping ended the run */
+} ae_schedule_state;
+
 typedef struct {
     int epoch;           /* epochs completed */
     uint64_t step;       /* optimizer steps taken */
@@ -36,6 +50,7 @@ typedef struct {
     size_t batch;
     ae_rng epoch_rng;    /* the generator before epoch+1 shuffled its order */
     double sums[6];      /* epoch+1 so far: loss, recon, kl, kl2, reg, iw summed over rows */
+    ae_schedule_state sched;
 } ae_train_state;
 
 void ae_train_state_free(ae_train_state *s);

@@ -46,6 +46,16 @@ typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
 #define AE_MAX_MISSING_TOKENS 16 /* data.csv.missing: at most this many tokens */
 #define AE_MISSING_TOKEN_LEN 32  /* each shorter than this */
 
+/* train.lr_schedule.type (src/train/schedule.c) */
+typedef enum {
+    AE_LR_NONE,    /* train.lr throughout */
+    AE_LR_STEP,    /* lr * gamma^floor((epoch - 1) / step_epochs) */
+    AE_LR_COSINE,  /* linear warm-up, then half a cosine down to min_lr */
+    AE_LR_PLATEAU, /* lr * factor after `patience` epochs without a better validation loss */
+    AE_LR_BURDA,   /* Burda et al. 2016: lr * 10^(-i/7) for 3^i epochs, i = 0..7 */
+    AE_LR_COUNT
+} ae_lr_schedule;
+
 typedef struct {
     struct {
         ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae" | "iwae"; default "vae" */
@@ -113,11 +123,24 @@ typedef struct {
         double kl_capacity;         /* Burgess et al.: beta*|KL - C|, C -> this; 0 = off */
         double kl_capacity_epochs;  /* C grows linearly over this many epochs */
         int pretrain_epochs;        /* train.pretrain.epochs: greedy layer-wise; 0 = off */
+        struct {                    /* train.lr_schedule: the learning rate per epoch */
+            ae_lr_schedule type;    /* default none */
+            int step_epochs;        /* step: lr *= gamma every this many epochs; default 10 */
+            double gamma;           /* step: default 0.1 */
+            int warmup_epochs;      /* cosine: linear warm-up epochs; default 0 */
+            double min_lr;          /* cosine, plateau: the floor; default 0 */
+            double factor;          /* plateau: lr *= factor; default 0.1 */
+            int patience;           /* plateau: epochs without improvement; default 10 */
+        } lr_schedule;
+        int early_stop_patience;    /* train.early_stopping.patience: 0 = off */
+        double early_stop_min_delta;/* train.early_stopping.min_delta: default 0 */
+        double clip_grad_norm;      /* global L2 norm of the gradient; 0 = off */
     } train;
     struct {
         char dir[AE_PATH_LEN];      /* default "runs/<config file stem>" */
         int checkpoint_every;       /* epochs; 0 = only the final model; default 1 */
         bool images;                /* default true */
+        bool keep_best;             /* best.safetensors at the lowest validation loss */
     } output;
 } ae_config;
 

@@ -48,4 +48,9 @@ void ae_optim_begin(ae_optim *o);
 void ae_optim_update(ae_optim *o, float *params, float *grads, size_t off, size_t n);
 void ae_optim_free(ae_optim *o);
 
+/* PyTorch's clip_grad_norm_: when the L2 norm of g [n] (summed in double)
+ * is above max_norm, g is scaled by max_norm / (norm + 1e-6).  Returns the
+ * norm before clipping. */
+double ae_clip_grad_norm(float *g, size_t n, double max_norm);
+
 #endif

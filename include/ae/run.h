@@ -9,6 +9,7 @@
 #define AE_RUN_METRICS "metrics.csv"                /* one row per epoch */
 #define AE_RUN_CHECKPOINT "checkpoint.safetensors"  /* resumable state */
 #define AE_RUN_MODEL "model.safetensors"            /* the final model */
+#define AE_RUN_BEST "best.safetensors"              /* output.keep_best: lowest validation loss */
 #define AE_RUN_LOSS_CHART "loss.svg"
 #define AE_RUN_LATENTS "latents.svg"
 #define AE_RUN_RECON "recon.png"
@@ -20,6 +21,6 @@
 #define AE_RUN_METRICS_COLUMNS                                                          \
     "epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,"         \
     "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
-    "seconds,examples_per_sec"
+    "seconds,examples_per_sec,lr"
 
 #endif

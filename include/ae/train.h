@@ -48,7 +48,13 @@ typedef struct {
     double train_reg, test_reg;            /* sparsity / contractive penalties (ae) */
     double train_kl2, test_kl2;            /* hvae: the KL of z2 (part of *_kl) */
     double seconds, examples_per_sec;      /* training part of the epoch */
+    double lr;                             /* the learning rate of the epoch */
     const char *checkpoint;                /* written this epoch, or NULL */
+    const char *best;                      /* best.safetensors written this epoch, or NULL */
+    /* early stopping ended the run after this epoch: the validation loss
+     * has not dropped by min_delta for `patience` epochs since best_epoch */
+    int stopped_early, best_epoch;
+    double best_val;
 } ae_epoch_metrics;
 
 typedef struct {

@@ -17,6 +17,7 @@
 #include "ae/fileio.h"
 #include "ae/pause.h"
 #include "ae/train.h"
+#include "ae/run.h"
 #include "cli.h"
 #include "ae/backend.h"
 
@@ -60,8 +61,8 @@ static void usage(FILE *f)
 }
 
 typedef struct {
-    bool quiet, tty;
-    int start_epoch, epochs;
+    bool quiet, tty, show_lr;
+    int start_epoch, epochs, patience;
     size_t batches;
     double last_print;
     double run_start;
@@ -234,7 +235,15 @@ static void on_epoch(void *vctx, const ae_epoch_metrics *e)
             fprintf(stderr, ", penalty %.4f", e->test_reg);
         fprintf(stderr, "; z=mu %.4f)", e->test_loss_mu);
     }
-    fprintf(stderr, "  %.2fs %.0f ex/s\n", e->seconds, e->examples_per_sec);
+    if (c->show_lr)
+        fprintf(stderr, "  lr %.3g", e->lr);
+    fprintf(stderr, "  %.2fs %.0f ex/s%s\n", e->seconds, e->examples_per_sec,
+            e->best ? "  (best so far: " AE_RUN_BEST ")" : "");
+    if (e->stopped_early)
+        fprintf(stderr, "aetrain: early stopping after epoch %d: the validation loss has not "
+                        "improved by train.early_stopping.min_delta for %d epochs (the lowest: "
+                        "%.4f at epoch %d)\n",
+                e->epoch, c->patience, e->best_val, e->best_epoch);
 }
 
 int main(int argc, char **argv)
@@ -388,6 +397,8 @@ int main(int argc, char **argv)
     install_signals();
     ctx.tty = cli_stderr_is_tty();
     ctx.epochs = cfg.train.epochs;
+    ctx.show_lr = cfg.train.lr_schedule.type != AE_LR_NONE;
+    ctx.patience = cfg.train.early_stop_patience;
     ae_train_hooks hooks = {on_start, on_pretrain, on_batch, on_epoch, &ctx, &stop_signal};
     st = ae_train(&cfg, resume, &hooks, &err);
     if (st != AE_OK) {

@@ -65,11 +65,11 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
         return AE_ERR_NOMEM;
     }
     char input_dim[32], img_h[32], img_w[32], epoch[32], step[32], rng[80];
-    char batch[32], epoch_rng[80], sums[6 * 40];
+    char batch[32], epoch_rng[80], sums[6 * 40], sched[8 * 40];
     snprintf(input_dim, sizeof input_dim, "%zu", m->input_dim);
     snprintf(img_h, sizeof img_h, "%zu", m->img_h);
     snprintf(img_w, sizeof img_w, "%zu", m->img_w);
-    ae_st_meta meta[16];
+    ae_st_meta meta[20];
     size_t nm = 0;
     meta[nm++] = (ae_st_meta){"format", AE_CKPT_FORMAT};
     meta[nm++] = (ae_st_meta){"format_version", AE_CKPT_VERSION};
@@ -88,6 +88,11 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
         meta[nm++] = (ae_st_meta){"rng", rng};
         if (s->metrics_csv)
             meta[nm++] = (ae_st_meta){"metrics_csv", s->metrics_csv};
+        const ae_schedule_state *q = &s->sched;
+        snprintf(sched, sizeof sched, "%a %a %d %a %d %a %d %d", q->lr, q->plateau_best,
+                 q->plateau_bad, q->stop_best, q->stop_bad, q->best_val, q->best_epoch,
+                 (int)q->stopped);
+        meta[nm++] = (ae_st_meta){"schedule", sched};
         if (s->batch > 0) {
             snprintf(batch, sizeof batch, "%zu", s->batch);
             format_rng(epoch_rng, sizeof epoch_rng, &s->epoch_rng);
@@ -101,6 +106,25 @@ ae_status ae_checkpoint_save(const char *path, const ae_config *cfg, const ae_mo
     ae_status st = ae_safetensors_write(path, tensors, nt, meta, nm, err);
     free(config_json);
     return st;
+}
+
+/* "lr plateau_best plateau_bad stop_best stop_bad best_val best_epoch
+ * stopped", as ae_checkpoint_save writes it. */
+static ae_status parse_schedule(const char *text, ae_schedule_state *q)
+{
+    double d[8];
+    char *end = (char *)text;
+    for (int i = 0; i < 8; i++) {
+        const char *from = end;
+        d[i] = strtod(from, &end);
+        if (end == from)
+            return AE_ERR_INPUT;
+    }
+    if (*end != '\0' || !(d[0] >= 0) || d[2] < 0 || d[4] < 0 || d[6] < 0 || d[2] > 1e9 ||
+        d[4] > 1e9 || d[6] > 1e9 || (d[7] != 0 && d[7] != 1))
+        return AE_ERR_INPUT;
+    *q = (ae_schedule_state){d[0], d[1], (int)d[2], d[3], (int)d[4], d[5], (int)d[6], d[7] != 0};
+    return AE_OK;
 }
 
 static ae_status meta_size(const ae_checkpoint *ck, const char *key, size_t *out, ae_error *err)
@@ -272,6 +296,11 @@ ae_status ae_checkpoint_restore(const ae_checkpoint *ck, ae_model *m, ae_optim *
                                   "missing or malformed", ck->path);
                 return AE_ERR_INPUT;
             }
+        }
+        const char *sched = ae_safetensors_meta(&ck->st, "schedule");
+        if (sched && parse_schedule(sched, &ts.sched) != AE_OK) {
+            ae_error_set(err, "%s: checkpoint metadata 'schedule' is malformed", ck->path);
+            return AE_ERR_INPUT;
         }
         const char *csv = ae_safetensors_meta(&ck->st, "metrics_csv");
         if (csv) {

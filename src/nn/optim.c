@@ -107,3 +107,17 @@ void ae_optim_free(ae_optim *o)
     free(o->v);
     memset(o, 0, sizeof *o);
 }
+
+double ae_clip_grad_norm(float *g, size_t n, double max_norm)
+{
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)g[i] * g[i];
+    double norm = sqrt(ss);
+    if (norm > max_norm) {
+        float f = (float)(max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++)
+            g[i] *= f;
+    }
+    return norm;
+}

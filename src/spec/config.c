@@ -76,8 +76,20 @@ static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimi
                                          "momentum",     "adam_beta1",   "adam_beta2", "adam_eps",
                                          "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
                                          "kl_capacity",  "kl_capacity_epochs", "pretrain", "backend",
-                                         "precision"};
-static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images"};
+                                         "precision", "lr_schedule", "early_stopping",
+                                         "clip_grad_norm"};
+static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images", "keep_best"};
+static const char *const SCHEDULES[] = {"none", "step", "cosine", "plateau", "burda"};
+_Static_assert(sizeof SCHEDULES / sizeof SCHEDULES[0] == AE_LR_COUNT, "a name per schedule");
+/* train.lr_schedule's parameters, and the schedules that take each */
+static const char *const SCHEDULE_KEYS[] = {"type",   "step_epochs", "gamma",   "warmup_epochs",
+                                            "min_lr", "factor",      "patience"};
+#define SCHED_BIT(t) (1u << (t))
+static const unsigned SCHEDULE_KEY_USERS[] = {
+    0, SCHED_BIT(AE_LR_STEP), SCHED_BIT(AE_LR_STEP), SCHED_BIT(AE_LR_COSINE),
+    SCHED_BIT(AE_LR_COSINE) | SCHED_BIT(AE_LR_PLATEAU), SCHED_BIT(AE_LR_PLATEAU),
+    SCHED_BIT(AE_LR_PLATEAU)};
+static const char *const EARLY_STOP_KEYS[] = {"patience", "min_delta"};
 
 /* Keys that hold file paths: an override value that parses as a JSON number or
  * boolean is taken as written, so --set output.dir=2024 means the folder 2024. */
@@ -135,6 +147,10 @@ void ae_config_defaults(ae_config *c)
     c->train.adam_beta1 = 0.9;
     c->train.adam_beta2 = 0.999;
     c->train.adam_eps = 1e-8;
+    c->train.lr_schedule.step_epochs = 10;
+    c->train.lr_schedule.gamma = 0.1;
+    c->train.lr_schedule.factor = 0.1;
+    c->train.lr_schedule.patience = 10;
     c->train.weight_decay = 0.0;
     c->train.seed = 1;
     c->train.threads = 0;
@@ -1014,6 +1030,48 @@ static ae_status parse_data(vctx *v, const cJSON *root, ae_config *c)
     return AE_OK;
 }
 
+/* train.lr_schedule: {"type": ..., and the parameters that type takes}. */
+static ae_status parse_schedule(vctx *v, const cJSON *train, ae_config *c)
+{
+    const cJSON *s;
+    ae_status st = get_object(v, train, "train", "lr_schedule", &s);
+    if (st != AE_OK || !s)
+        return st;
+    v->chain[v->depth++] = s;
+    if ((st = check_keys(v, s, "train.lr_schedule", SCHEDULE_KEYS, COUNT(SCHEDULE_KEYS))))
+        return st;
+    int e = (int)c->train.lr_schedule.type;
+    if ((st = rd_enum(v, s, "train.lr_schedule", "type", SCHEDULES, COUNT(SCHEDULES), &e)))
+        return st;
+    c->train.lr_schedule.type = (ae_lr_schedule)e;
+    for (size_t k = 1; k < COUNT(SCHEDULE_KEYS); k++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(s, SCHEDULE_KEYS[k]);
+        if (it && !(SCHEDULE_KEY_USERS[k] & SCHED_BIT(e))) {
+            char path[64];
+            snprintf(path, sizeof path, "train.lr_schedule.%s", SCHEDULE_KEYS[k]);
+            return fail(v, it, path, "not used by schedule type %s", SCHEDULES[e]);
+        }
+    }
+    const char *sec = "train.lr_schedule";
+    if ((st = rd_int_field(v, s, sec, "step_epochs", 1, INT_MAX,
+                           &c->train.lr_schedule.step_epochs)) ||
+        (st = rd_num(v, s, sec, "gamma", NUM_GT0, &c->train.lr_schedule.gamma)) ||
+        (st = rd_int_field(v, s, sec, "warmup_epochs", 0, INT_MAX,
+                           &c->train.lr_schedule.warmup_epochs)) ||
+        (st = rd_num(v, s, sec, "min_lr", NUM_GE0, &c->train.lr_schedule.min_lr)) ||
+        (st = rd_num(v, s, sec, "factor", NUM_UNIT, &c->train.lr_schedule.factor)) ||
+        (st = rd_int_field(v, s, sec, "patience", 0, INT_MAX, &c->train.lr_schedule.patience)))
+        return st;
+    if (c->train.lr_schedule.gamma > 1)
+        return fail_expected(v, cJSON_GetObjectItemCaseSensitive(s, "gamma"),
+                             "train.lr_schedule.gamma", "a number in (0, 1]");
+    if (c->train.lr_schedule.factor <= 0)
+        return fail_expected(v, cJSON_GetObjectItemCaseSensitive(s, "factor"),
+                             "train.lr_schedule.factor", "a number in (0, 1)");
+    v->depth--;
+    return AE_OK;
+}
+
 static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
 {
     const cJSON *s;
@@ -1063,6 +1121,23 @@ static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
             return st;
         v->depth--;
     }
+    if ((st = rd_num(v, s, "train", "clip_grad_norm", NUM_GE0, &c->train.clip_grad_norm)) ||
+        (st = parse_schedule(v, s, c)))
+        return st;
+    const cJSON *es;
+    if ((st = get_object(v, s, "train", "early_stopping", &es)) != AE_OK)
+        return st;
+    if (es) {
+        v->chain[v->depth++] = es;
+        if ((st = check_keys(v, es, "train.early_stopping", EARLY_STOP_KEYS,
+                             COUNT(EARLY_STOP_KEYS))) ||
+            (st = rd_int_field(v, es, "train.early_stopping", "patience", 0, INT_MAX,
+                               &c->train.early_stop_patience)) ||
+            (st = rd_num(v, es, "train.early_stopping", "min_delta", NUM_GE0,
+                         &c->train.early_stop_min_delta)))
+            return st;
+        v->depth--;
+    }
     return AE_OK;
 }
 
@@ -1078,7 +1153,8 @@ static ae_status parse_output(vctx *v, const cJSON *root, ae_config *c)
         return st;
     if ((st = rd_string(v, s, "output", "dir", true, c->output.dir, sizeof c->output.dir)) ||
         (st = rd_int_field(v, s, "output", "checkpoint_every", 0, INT_MAX,
-                           &c->output.checkpoint_every)))
+                           &c->output.checkpoint_every)) ||
+        (st = rd_bool(v, s, "output", "keep_best", &c->output.keep_best)))
         return st;
     return rd_bool(v, s, "output", "images", &c->output.images);
 }
@@ -1240,6 +1316,19 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
             return fail(v, NULL, "train.pretrain", "does not combine with sparsity or "
                                                    "contractive penalties");
     }
+    /* what watches the validation loss needs one: never the test set */
+    const char *watcher = c->train.lr_schedule.type == AE_LR_PLATEAU ? "train.lr_schedule"
+                          : c->train.early_stop_patience > 0          ? "train.early_stopping"
+                          : c->output.keep_best                       ? "output.keep_best"
+                                                                      : NULL;
+    if (watcher && c->data.validation <= 0)
+        return fail(v, NULL, watcher, "needs a validation loss to watch: set data.validation "
+                    "to the fraction of the training data to hold out (the test set never "
+                    "steers training)");
+    if (c->train.lr_schedule.type == AE_LR_COSINE &&
+        c->train.lr_schedule.min_lr > c->train.lr)
+        return fail(v, NULL, "train.lr_schedule.min_lr", "%g is above train.lr = %g",
+                    c->train.lr_schedule.min_lr, c->train.lr);
     if (c->train.kl_capacity > 0 && !f->variational)
         return fail(v, NULL, "train.kl_capacity", "needs a model with a KL term (vae, cvae, "
                                                   "hvae, iwae)");
@@ -1583,11 +1672,30 @@ char *ae_config_to_json(const ae_config *c)
     put_num(t, "kl_capacity_epochs", c->train.kl_capacity_epochs, &ok);
     cJSON *pre = put_obj(t, "pretrain", &ok);
     put_int(pre, "epochs", c->train.pretrain_epochs, &ok);
+    cJSON *ls = put_obj(t, "lr_schedule", &ok);
+    ae_lr_schedule lt = c->train.lr_schedule.type;
+    put_str(ls, "type", SCHEDULES[lt], &ok);
+    if (lt == AE_LR_STEP) {
+        put_int(ls, "step_epochs", c->train.lr_schedule.step_epochs, &ok);
+        put_num(ls, "gamma", c->train.lr_schedule.gamma, &ok);
+    } else if (lt == AE_LR_COSINE) {
+        put_int(ls, "warmup_epochs", c->train.lr_schedule.warmup_epochs, &ok);
+        put_num(ls, "min_lr", c->train.lr_schedule.min_lr, &ok);
+    } else if (lt == AE_LR_PLATEAU) {
+        put_num(ls, "factor", c->train.lr_schedule.factor, &ok);
+        put_int(ls, "patience", c->train.lr_schedule.patience, &ok);
+        put_num(ls, "min_lr", c->train.lr_schedule.min_lr, &ok);
+    }
+    cJSON *es = put_obj(t, "early_stopping", &ok);
+    put_int(es, "patience", c->train.early_stop_patience, &ok);
+    put_num(es, "min_delta", c->train.early_stop_min_delta, &ok);
+    put_num(t, "clip_grad_norm", c->train.clip_grad_norm, &ok);
 
     cJSON *o = put_obj(root, "output", &ok);
     put_str(o, "dir", c->output.dir, &ok);
     put_int(o, "checkpoint_every", c->output.checkpoint_every, &ok);
-    if (!cJSON_AddBoolToObject(o, "images", c->output.images))
+    if (!cJSON_AddBoolToObject(o, "images", c->output.images) ||
+        !cJSON_AddBoolToObject(o, "keep_best", c->output.keep_best))
         ok = false;
 
     char *text = ok ? cJSON_Print(root) : NULL;

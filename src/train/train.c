@@ -21,6 +21,7 @@
 #include "ae/run.h"
 #include "base/fpenv.h"
 #include "train/pretrain.h"
+#include "train/schedule.h"
 
 #define METRICS_HEADER AE_RUN_METRICS_COLUMNS "\n"
 
@@ -88,9 +89,9 @@ static ae_status metrics_append(char **csv, const ae_epoch_metrics *e, ae_error 
         snprintf(treg, sizeof treg, "%.6f", e->test_reg);
         snprintf(tkl2, sizeof tkl2, "%.6f", e->test_kl2);
     }
-    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6f,%s,%.6f,%s,%.6g,%.3f,%.1f\n",
+    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6f,%s,%.6f,%s,%.6g,%.3f,%.1f,%.6g\n",
              e->epoch, e->train_loss, e->train_recon, e->train_kl, val, test, e->train_reg, treg,
-             e->train_kl2, tkl2, e->beta, e->seconds, e->examples_per_sec);
+             e->train_kl2, tkl2, e->beta, e->seconds, e->examples_per_sec, e->lr);
     size_t old = *csv ? strlen(*csv) : 0;
     const char *head = old ? "" : METRICS_HEADER;
     char *grown = realloc(*csv, old + strlen(head) + strlen(row) + 1);
@@ -133,7 +134,7 @@ typedef struct {
     float *xin;           /* [B x D] its corrupted copy (denoising), else NULL */
     int32_t *ybuf;        /* [B] its labels (cvae) */
     float *lo, *hi;       /* [D] each feature's scaled range (salt-and-pepper noise) */
-    char *dir_config, *dir_metrics, *dir_ckpt, *dir_model, *dir_loss;
+    char *dir_config, *dir_metrics, *dir_ckpt, *dir_model, *dir_loss, *dir_best;
 } run_t;
 
 static void run_free(run_t *r)
@@ -156,6 +157,7 @@ static void run_free(run_t *r)
     free(r->dir_ckpt);
     free(r->dir_model);
     free(r->dir_loss);
+    free(r->dir_best);
 }
 
 static const char *scale_name(ae_scale s)
@@ -369,7 +371,12 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         if (st != AE_OK)
             return st;
         metrics_truncate(r->state.metrics_csv, r->state.epoch);
+        if (!(r->state.sched.lr > 0)) { /* a checkpoint from before the schedules */
+            ae_schedule_start(cfg, &r->state.sched);
+            r->state.sched.stopped = false;
+        }
     } else {
+        ae_schedule_start(cfg, &r->state.sched);
         ae_rng_seed(&r->state.rng, cfg->train.seed);
         ae_model_init_weights(&r->model, &r->state.rng);
         st = fit_scaling(r, cfg, err);
@@ -412,7 +419,9 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
     r->dir_ckpt = ae_path_join(cfg->output.dir, AE_RUN_CHECKPOINT);
     r->dir_model = ae_path_join(cfg->output.dir, AE_RUN_MODEL);
     r->dir_loss = ae_path_join(cfg->output.dir, AE_RUN_LOSS_CHART);
-    if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model || !r->dir_loss) {
+    r->dir_best = ae_path_join(cfg->output.dir, AE_RUN_BEST);
+    if (!r->dir_config || !r->dir_metrics || !r->dir_ckpt || !r->dir_model || !r->dir_loss ||
+        !r->dir_best) {
         ae_error_set(err, "out of memory");
         return AE_ERR_NOMEM;
     }
@@ -627,14 +636,18 @@ static ae_status train_step(run_t *r, loop_t *c, size_t b, int *stop_now, ae_err
                      (c->cap_steps > 0 ? fmin(1.0, step / c->cap_steps) : 1.0);
         kl_weight = l.kl > cap ? (float)c->beta_now : l.kl < cap ? -(float)c->beta_now : 0.0f;
     }
-    if (c->ranks == 1) {
+    const double clip = cfg->train.clip_grad_norm;
+    if (c->ranks == 1 && clip == 0) {
         ae_model_backward_update(m, kl_weight, &r->optim);
     } else {
         /* each rank's gradient is its rows' share of the batch mean: summed
          * over the ranks it is the whole batch's */
         ae_model_backward(m, kl_weight);
         ae_model_set_part(m, 0, 0);
-        ae_dist_sum_floats(m->grads, m->n_params);
+        if (c->ranks > 1)
+            ae_dist_sum_floats(m->grads, m->n_params);
+        if (clip > 0)
+            ae_clip_grad_norm(m->grads, m->n_params, clip);
         ae_optim_step(&r->optim, m->params, m->grads);
     }
     r->state.step++;
@@ -701,6 +714,21 @@ static ae_status end_epoch(run_t *r, loop_t *c, double seconds, ae_error *err)
                  r->xbuf, r->ybuf, &l);
         e.test_loss_mu = l.loss;
     }
+    e.lr = r->optim.lr;
+    /* the schedule, early stopping and the best model see the validation
+     * loss (rank 0's, which every rank is given) */
+    double val = e.has_val ? e.val_loss : NAN;
+    if (c->ranks > 1) {
+        double vv[2] = {rank == 0 ? val : 0.0, 0.0};
+        if (rank == 0 && isnan(val))
+            vv[1] = 1.0;
+        ae_dist_sum_doubles(vv, 2);
+        val = vv[1] > 0 ? NAN : vv[0];
+    }
+    bool best = false;
+    e.stopped_early = ae_schedule_end_epoch(cfg, &r->state.sched, epoch, val, &best);
+    e.best_epoch = r->state.sched.best_epoch;
+    e.best_val = r->state.sched.best_val;
     r->state.epoch = epoch;
     /* every rank keeps the metrics table: a checkpoint holds it */
     ae_status st = metrics_append(&r->state.metrics_csv, &e, err);
@@ -715,7 +743,15 @@ static ae_status end_epoch(run_t *r, loop_t *c, double seconds, ae_error *err)
     double stop_any = c->hooks && c->hooks->stop && *c->hooks->stop;
     ae_dist_sum_doubles(&stop_any, 1);
     int stop = stop_any > 0;
-    if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop)) {
+    if (st == AE_OK && best && cfg->output.keep_best) {
+        /* the model alone, like model.safetensors */
+        ae_train_state bs = {.epoch = epoch, .step = r->state.step, .rng = r->state.rng};
+        if (rank == 0)
+            st = ae_checkpoint_save(r->dir_best, cfg, m, NULL, &bs, err);
+        e.best = r->dir_best;
+    }
+    if (st == AE_OK && ((every > 0 && epoch % every == 0) || epoch == cfg->train.epochs || stop ||
+                        e.stopped_early)) {
         if (rank == 0)
             st = ae_checkpoint_save(r->dir_ckpt, cfg, m, &r->optim, &r->state, err);
         e.checkpoint = r->dir_ckpt;
@@ -760,6 +796,7 @@ static ae_status run_epoch(run_t *r, loop_t *c, ae_error *err)
     r->state.epoch_rng = start;
     memcpy(r->order, r->base, r->n_fit * sizeof(size_t));
     ae_rng_shuffle(b0 ? &start : &r->state.rng, r->order, r->n_fit);
+    r->optim.lr = (float)ae_schedule_lr(c->cfg, &r->state.sched, c->epoch);
     double t0 = now_seconds();
     c->beta_now = c->beta;
     memset(c->sums, 0, sizeof c->sums);
@@ -836,7 +873,8 @@ static ae_status train(const ae_config *cfg, const char *resume_path, const ae_t
                 .cap_steps = cfg->train.kl_capacity_epochs * (double)nb,
                 .beta = (float)cfg->model.beta, .resumed = resume_path != NULL,
                 .first_loss = NAN};
-    for (c.epoch = r.state.epoch + 1; c.epoch <= cfg->train.epochs; c.epoch++) {
+    for (c.epoch = r.state.epoch + 1; c.epoch <= cfg->train.epochs && !r.state.sched.stopped;
+         c.epoch++) {
         st = run_epoch(&r, &c, err);
         if (st != AE_OK) {
             run_free(&r);

@@ -13,9 +13,11 @@
  *                    families; logvar clamped to [AE_LOGVAR_MIN,
  *                    AE_LOGVAR_MAX]; an hvae's are those of q(z1|x))
  *   decoder  inputs  z [N x L] float; label [N] int64 (conditional)
- *            outputs x [N x D]: the likelihood's mean (sigmoid of the logits
- *                    for Bernoulli, the mean of a continuous Bernoulli or a
- *                    Gaussian) in the data's units, (mean - shift) / scale
+ *            outputs mean [N x D]: the likelihood's mean in the model's units
+ *                    (sigmoid of the logits for Bernoulli, the mean of a
+ *                    continuous Bernoulli or a Gaussian: [0, 1] for pictures),
+ *                    and x [N x D], the same in the data's units,
+ *                    (mean - shift) / scale
  *
  * The protobuf is built with protobuf-c from onnx.proto; parameters are
  * stored as float_data.  Files are written atomically (ae/fileio.h). */

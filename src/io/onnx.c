@@ -571,14 +571,15 @@ ae_status ae_onnx_write_decoder(const ae_model *m, const ae_config *cfg, const c
     if (labelled)
         graph_input(&b, "label", 0);
     const char *y = stack(&b, m, &m->dec, "decoder", "z", labelled ? "label" : NULL);
-    /* back to the data's units, as aesample --csv writes them */
+    const char *mean = likelihood_mean(&b, m, y);
+    /* and in the data's units, as aesample --csv writes them */
     int64_t d = (int64_t)D;
-    const char *x = op2(&b, "Div", op2(&b, "Sub", likelihood_mean(&b, m, y),
-                                       floats(&b, "shift", m->shift, &d, 1)),
+    const char *x = op2(&b, "Div", op2(&b, "Sub", mean, floats(&b, "shift", m->shift, &d, 1)),
                         floats(&b, "scale", m->scale, &d, 1));
+    graph_output(&b, "mean", mean, D);
     graph_output(&b, "x", x, D);
     return finish(&b, m,
-                  "Decoder: z [N x L] [, label [N] int64] -> x [N x D], the likelihood's mean "
-                  "in the data's units",
+                  "Decoder: z [N x L] [, label [N] int64] -> mean [N x D], the likelihood's "
+                  "mean in the model's units, and x [N x D], the same in the data's units",
                   path, err);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aeexport end to end: for every model family and the options that change
 # the graphs (activations, code activation, top-k, tied weights, each
-# likelihood, standardised scaling, fixed binarisation), the exported
+# likelihood, standardised scaling, fixed binarisation, missing values
+# filled with the training means), the exported
 # encoder and decoder run in ONNX Runtime (npm package onnxruntime-node) on
 # 300 MNIST test images and give aeencode's codes and aesample
 # --from-codes's decodings to 1e-5: |onnx - toolkit| <= 1e-5 * max(1, |toolkit|)
@@ -47,12 +48,26 @@ open("l.idx", "wb").write(struct.pack(">II", 0x801, n) + lab.tobytes())
 img.astype("<f4").tofile("x.f32")
 lab.astype("<i8").tofile("label.i64")
 np.full(n, 3, "<i8").tofile("class3.i64")
+# missing values: float32 IDX in [0, 1] with a tenth of the pixels NaN, the
+# training set's too (so the model has a fill: the training means)
+rng = np.random.default_rng(1)
+def holes(x):
+    x = x.astype(np.float32) / 255
+    x[rng.random(x.shape) < 0.1] = np.nan
+    return x
+tr = np.frombuffer(gzip.open(sys.argv[1].replace("t10k", "train")).read()[16:], np.uint8)[:1000 * 784]
+for fname, x, rows in (("train-nan.idx", holes(tr), 1000), ("t-nan.idx", holes(img), n)):
+    open(fname, "wb").write(struct.pack(">IIII", 0xD03, rows, 28, 28) + x.astype(">f4").tobytes())
+    if rows == n:
+        x.astype("<f4").tofile("x-nan.f32")
 PY
 
 small=("${MNIST_SET[@]}" --set data.train_limit=1000 --set data.test_limit=100 --set train.batch_size=100
        --set output.images=false --threads 1 --quiet --epochs 1)
 
-# check NAME CONFIG [--set ...]: train, export, run both graphs, compare.
+# check NAME CONFIG [--set ...]: train, export, run both graphs, compare;
+# on the examples of $TIDX (IDX), $XF32 for ORT.
+TIDX=t.idx XF32=x.f32
 check() {
     local name=$1 config=$2
     shift 2
@@ -72,7 +87,7 @@ PY
     if grep -Eq '"type":[[:space:]]*"cvae"' "$name/config.json"; then
         cvae=1 lab=(--labels l.idx) cls=(--class 3) elab=(label=label.i64:int64:$N) dlab=(label=class3.i64:int64:$N)
     fi
-    "$AEENCODE" --model "$m" --data t.idx "${lab[@]}" --logvar --precision fp32 --out "$name.codes.csv" \
+    "$AEENCODE" --model "$m" --data "$TIDX" "${lab[@]}" --logvar --precision fp32 --out "$name.codes.csv" \
         || { fail "$name: aeencode"; return; }
     "$AESAMPLE" --model "$m" --from-codes "$name.codes.csv" "${cls[@]}" --precision fp32 \
         --csv "$name.dec.csv" --out "$name.dec.png" 2>/dev/null || { fail "$name: aesample"; return; }
@@ -87,7 +102,7 @@ head, rows = rows[0], rows[1:]
 z0 = head.index("z0")
 np.array([[float(v) for v in r[z0:z0 + int(sys.argv[3])]] for r in rows], "<f4").tofile(sys.argv[2])
 PY
-    node "$RUNNER" "$name.enc.onnx" "$name.ort" "x=x.f32:float32:${N}x784" "${elab[@]}" >"$name.enc.out" 2>&1 \
+    node "$RUNNER" "$name.enc.onnx" "$name.ort" "x=$XF32:float32:${N}x784" "${elab[@]}" >"$name.enc.out" 2>&1 \
         || { fail "$name: ORT encoder: $(cat "$name.enc.out")"; return; }
     node "$RUNNER" "$name.dec.onnx" "$name.ort" "z=$name.z.f32:float32:${N}x$L" "${dlab[@]}" >"$name.dec.out" 2>&1 \
         || { fail "$name: ORT decoder: $(cat "$name.dec.out")"; return; }
@@ -137,12 +152,18 @@ check ae-sigmoid ae.json --set model.activation='"elu"' --set model.code_activat
 check vae-gl vae.json --set model.activation='"leaky_relu"' --set model.likelihood='"gaussian_learned"' \
     --set data.scale='"standardize"' --set model.encoder='[64,32]'
 check vae-bin vae.json --set model.activation='"tanh"' --set data.binarize='"fixed"' --set model.tied=true
+TIDX=t-nan.idx XF32=x-nan.f32 check vae-nan vae.json --set data.train='"train-nan.idx"' \
+    --set data.test='"t-nan.idx"' --set data.train_labels='""' --set data.test_labels='""' \
+    --set data.missing='"allow"'
 # the top-k graph keeps k units per row, like the toolkit
 "$PY" - <<'PY' && ok || fail "top-k: not 10 non-zero units per row"
 import numpy as np
 c = np.fromfile("topk.ort.code", "<f4").reshape(300, 64)
 assert ((c != 0).sum(1) == 10).all()
 PY
+
+"$AEEXPORT" --help | grep -q '^usage: aeexport' && ok || fail "aeexport --help"
+"$AEEXPORT" --version | grep -Eq '^aeexport [0-9]+\.[0-9]+' && ok || fail "aeexport --version"
 
 errors_section "aeexport"
 expect 2 "--model is required" -- "$AEEXPORT" --encoder e.onnx

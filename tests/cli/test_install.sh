@@ -20,6 +20,11 @@ for p in "${progs[@]}"; do
     [ -s "$P/share/man/man1/$p.1" ] && ok || fail "$p: no man page"
     [ -s "$P/share/bash-completion/completions/$p" ] && ok || fail "$p: no bash completion"
     "$P/bin/$p" --version >/dev/null && ok || fail "$p --version"
+    # each page renders with its NAME line; each completion file registers
+    groff -man -Tutf8 "$P/share/man/man1/$p.1" 2>/dev/null | sed 's/.\x08//g' | grep -Eq "^ *$p +- +[a-z]" \
+        && ok || fail "$p.1 does not render with a NAME line"
+    [ "$(bash -c 'source "$1" && complete -p "$2"' _ "$P/share/bash-completion/completions/$p" "$p" 2>&1)" = \
+        "complete -o bashdefault -o default -F _$p $p" ] && ok || fail "$p: completion does not register"
 done
 [ -f "$P/lib/libae.a" ] && [ -f "$P/include/ae/model.h" ] && [ -f "$P/include/ae/onnx.h" ] && ok \
     || fail "libae.a or the headers missing: $(find "$P" -name 'libae*' -o -name model.h)"

@@ -31,7 +31,7 @@ done
 
 # --- a man page renders: NAME from the program's source, OPTIONS from --help ---
 groff -man -Tutf8 "$P/share/man/man1/aeencode.1" 2>/dev/null | sed 's/.\x08//g' >aeencode.txt || fail "groff"
-grep -q "aeencode - write the latent codes of a dataset as CSV or .npy" aeencode.txt && grep -q -- "--logvar" aeencode.txt \
+grep -Eq "aeencode +- +write +the +latent +codes" aeencode.txt && grep -q -- "--logvar" aeencode.txt \
     && ok || fail "aeencode.1 rendered: $(head -20 aeencode.txt)"
 if command -v man >/dev/null 2>&1; then
     MANWIDTH=80 man -l "$P/share/man/man1/aeexport.1" 2>/dev/null | sed 's/.\x08//g' | grep -q -- "--decoder FILE" \

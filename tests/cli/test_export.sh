@@ -85,7 +85,7 @@ for f in sys.argv[1:]:
 PY
     local cvae=0 lab=() cls=() elab=() dlab=()
     if grep -Eq '"type":[[:space:]]*"cvae"' "$name/config.json"; then
-        cvae=1 lab=(--labels l.idx) cls=(--class 3) elab=(label=label.i64:int64:$N) dlab=(label=class3.i64:int64:$N)
+        cvae=1 lab=(--labels l.idx) cls=(--class 3) elab=("label=label.i64:int64:$N") dlab=("label=class3.i64:int64:$N")
     fi
     "$AEENCODE" --model "$m" --data "$TIDX" "${lab[@]}" --logvar --precision fp32 --out "$name.codes.csv" \
         || { fail "$name: aeencode"; return; }

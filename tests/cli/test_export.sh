@@ -22,7 +22,8 @@ ORT_VERSION=1.31.1
 
 # --- ONNX Runtime for node, cached under the build folder ---
 ORT_DIR=$AE_BUILD/onnxruntime-node
-if ! NODE_PATH=$ORT_DIR/node_modules node -e "require('onnxruntime-node')" 2>/dev/null; then
+if ! NODE_PATH=$ORT_DIR/node_modules node -e "require('onnxruntime-node');
+        process.exit(require('onnxruntime-node/package.json').version === '$ORT_VERSION' ? 0 : 1)" 2>/dev/null; then
     mkdir -p "$ORT_DIR"
     # the package's install script fetches GPU builds from elsewhere; the
     # CPU runtime this test needs is in the package itself

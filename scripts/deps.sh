@@ -5,11 +5,13 @@
 # Source it:  source scripts/deps.sh; ae_deps [--test] [--fuzz] [--mpi]   (the other scripts do this)
 #
 # Without options: what building and training need (cmake, a C compiler,
-# make, pkg-config, OpenBLAS, oneDNN, cJSON, zlib); scripts/quickstart.sh asks for
-# just this.
+# make, pkg-config, OpenBLAS, oneDNN, cJSON, zlib, protobuf-c with protoc-c
+# for ONNX export, help2man for the man pages); scripts/quickstart.sh asks
+# for just this.
 # --test adds what only the tests need: Check, python3 with numpy, chromium
 # (to render the run report headless), /usr/bin/time, valgrind and procps
-# (pgrep) (scripts/test.sh).
+# (pgrep), node and npm (ONNX Runtime), python3-onnx and groff
+# (scripts/test.sh).
 # --fuzz adds clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh).
 # --mpi adds Open MPI (libopenmpi-dev, openmpi-bin), for the data-parallel
 # build (-DAE_MPI=ON; scripts/test.sh --mpi, scripts/quickstart.sh --mpi).
@@ -142,6 +144,10 @@ _ae_deps_scan() {
     _ae_have_module zlib zlib1g-dev || _ae_need zlib1g-dev "zlib (pkg-config module zlib)"
     # oneDNN, the default GEMM backend (CMake finds its header and library)
     [[ -f /usr/include/oneapi/dnnl/dnnl.h ]] || _ae_need libdnnl-dev "oneDNN (the dense layers' default backend)"
+    # ONNX export (aeexport) and the installed man pages
+    _ae_have_module libprotobuf-c libprotobuf-c-dev || _ae_need libprotobuf-c-dev "protobuf-c (pkg-config module libprotobuf-c), for ONNX export"
+    command -v protoc-c >/dev/null 2>&1 || _ae_need protobuf-c-compiler "protoc-c, to compile onnx.proto"
+    command -v help2man >/dev/null 2>&1 || _ae_need help2man "help2man, to make the man pages from --help"
 
     if ((for_tests)); then
         _ae_have_module check check || _ae_need check "Check (pkg-config module check), for the test suites"
@@ -161,6 +167,13 @@ _ae_deps_scan() {
         [[ -x /usr/bin/time ]] || _ae_need time "/usr/bin/time, to measure peak memory in the tests"
         command -v valgrind >/dev/null 2>&1 || _ae_need valgrind "valgrind, for the memory-check test"
         command -v pgrep >/dev/null 2>&1 || _ae_need procps "pgrep (procps), to look for leftover processes in the tests"
+        # the export test runs the graphs in ONNX Runtime (npm package
+        # onnxruntime-node) and checks them with Debian's python3-onnx
+        command -v node >/dev/null 2>&1 || _ae_need nodejs "node, to run exported ONNX graphs"
+        command -v npm >/dev/null 2>&1 || _ae_need npm "npm, to install onnxruntime-node for the export test"
+        [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 ||
+            _ae_need python3-onnx "the ONNX checker for /usr/bin/python3 (import onnx), for the export test"
+        command -v groff >/dev/null 2>&1 || _ae_need groff-base "groff, to render a man page in the install test"
     fi
     ((for_fuzz)) && _ae_deps_scan_fuzz
     if ((for_mpi)); then

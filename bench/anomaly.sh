@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# bench/anomaly.sh [--epochs E] [--iw K] [--digits "0 1 ... 9"] [--threads T] [--out DIR]
+#
+# One-class anomaly detection on MNIST (docs/anomaly.md), the protocol of
+# Ruff et al. (2018): for each digit d, train on the training images of d
+# only (about 6,000), score the whole test set (10,000 images), and measure
+# how well each score ranks "is not d" above "is d": AUROC and average
+# precision (anomalies the positive class), with sklearn.metrics from the
+# scores files.  Side by side:
+#   - aeeval's scores of configs/vae.json (784-400-20, Bernoulli) trained E
+#     epochs (default 20): recon, elbo, iwae (K importance samples, default
+#     100), elbo-ic, iwae-ic, maha, zerr, the reference being the training
+#     images (--fit-threshold);
+#   - aeeval's recon, maha and zerr of configs/ae.json, trained E epochs;
+#   - scikit-learn on the raw pixels in [0, 1], fitted on the same training
+#     images: IsolationForest (100 trees, seed 1), OneClassSVM (RBF kernel,
+#     gamma "scale", nu 0.1), the squared reconstruction error of PCA with
+#     20 components (the latent size), and the mean Euclidean distance to
+#     the 5 nearest training images.
+# Prints the CPU, one line per digit as it goes (to stderr), then two
+# markdown tables (AUROC, AP): one row per score, one column per digit and
+# the mean.  Needs python3-sklearn.
+set -euo pipefail
+epochs=20 iw=100 digits="0 1 2 3 4 5 6 7 8 9" threads=1 outdir=""
+while (($#)); do
+    case $1 in
+    --epochs) epochs=$2; shift 2 ;;
+    --iw) iw=$2; shift 2 ;;
+    --digits) digits=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --out) outdir=$2; shift 2 ;;
+    *) echo "bench/anomaly.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup anomaly "$outdir" aetrain aeeval
+py=/usr/bin/python3
+"$py" -c 'import sklearn' 2>/dev/null || { echo "bench/anomaly.sh: needs python3-sklearn (apt-get install python3-sklearn)" >&2; exit 2; }
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+T10K=$M/t10k-images-idx3-ubyte.gz
+T10KL=$M/t10k-labels-idx1-ubyte.gz
+
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $threads threads; $("$root/build/aetrain" --version)"
+echo "epochs $epochs, IWAE K = $iw, digits $digits"
+echo
+for d in $digits; do
+    dir=$out/digit$d
+    mkdir -p "$dir"
+    start=$SECONDS
+    # the digit's training images as an IDX file, and the baselines' scores
+    "$py" - "$M" "$dir" "$d" <<'PY'
+import gzip, sys, time
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import NearestNeighbors
+from sklearn.svm import OneClassSVM
+
+m, out, digit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def idx(name, offset):
+    return np.frombuffer(gzip.open("%s/%s" % (m, name)).read(), np.uint8, offset=offset)
+xtr = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784)
+ytr = idx("train-labels-idx1-ubyte.gz", 8)
+xte = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784) / 255.0
+yte = idx("t10k-labels-idx1-ubyte.gz", 8)
+own = xtr[ytr == digit]
+head = bytes([0, 0, 8, 3]) + np.array([len(own), 28, 28], ">u4").tobytes()
+with gzip.open("%s/train.idx.gz" % out, "wb", compresslevel=1) as f:
+    f.write(head + own.tobytes())
+x = own / 255.0
+scores, secs = {}, {}
+t = time.time()
+scores["iforest"] = -IsolationForest(n_estimators=100, random_state=1).fit(x).score_samples(xte)
+secs["iforest"] = time.time() - t
+t = time.time()
+scores["ocsvm"] = -OneClassSVM(kernel="rbf", gamma="scale", nu=0.1).fit(x).decision_function(xte)
+secs["ocsvm"] = time.time() - t
+t = time.time()
+pca = PCA(n_components=20, random_state=1).fit(x)
+scores["pca"] = ((xte - pca.inverse_transform(pca.transform(xte))) ** 2).sum(axis=1)
+secs["pca"] = time.time() - t
+t = time.time()
+dist, _ = NearestNeighbors(n_neighbors=5).fit(x).kneighbors(xte)
+scores["knn"] = dist.mean(axis=1)
+secs["knn"] = time.time() - t
+names = list(scores)
+with open("%s/baselines.csv" % out, "w") as f:
+    f.write("index,label," + ",".join(names) + "\n")
+    for i in range(len(yte)):
+        f.write("%d,%d,%s\n" % (i, yte[i], ",".join("%.9g" % scores[n][i] for n in names)))
+print(" ".join("%s %.0fs" % (n, secs[n]) for n in names), file=sys.stderr)
+PY
+    for fam in vae ae; do
+        "$root/build/aetrain" --config "$root/configs/$fam.json" \
+            --set "data.train=\"$dir/train.idx.gz\"" --set data.train_labels= \
+            --set data.test= --set data.test_labels= --set output.images=false \
+            --epochs "$epochs" --threads "$threads" --quiet --out "$dir/$fam"
+        "$root/build/aeeval" --model "$dir/$fam/model.safetensors" --data "$T10K" --labels "$T10KL" \
+            --fit-threshold "$dir/train.idx.gz" --iw "$iw" --no-pca --threads "$threads" \
+            --scores "$dir/$fam.csv" >"$dir/$fam.txt"
+    done
+    echo "digit $d: $((SECONDS - start)) s" >&2
+done
+
+"$py" - "$out" "$digits" <<'PY'
+import csv, sys
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+out, digits = sys.argv[1], [int(d) for d in sys.argv[2].split()]
+rows = [("VAE recon (squared error)", "vae", "recon_error"), ("VAE negative ELBO", "vae", "neg_elbo"),
+        ("VAE IWAE bound", "vae", "iwae_nll"), ("VAE ELBO - L(x) (elbo-ic)", "vae", "neg_elbo_ic"),
+        ("VAE IWAE - L(x) (iwae-ic)", "vae", "iwae_nll_ic"), ("VAE Mahalanobis (maha)", "vae", "maha"),
+        ("VAE standardised error (zerr)", "vae", "zerr"), ("AE recon (squared error)", "ae", "recon_error"),
+        ("AE Mahalanobis (maha)", "ae", "maha"), ("AE standardised error (zerr)", "ae", "zerr"),
+        ("IsolationForest", "baselines", "iforest"), ("OneClassSVM", "baselines", "ocsvm"),
+        ("PCA recon, 20 components", "baselines", "pca"), ("5-NN mean distance", "baselines", "knn")]
+auc = np.zeros((len(rows), len(digits)))
+ap = np.zeros_like(auc)
+for j, d in enumerate(digits):
+    cache = {}
+    for i, (_, f, col) in enumerate(rows):
+        if f not in cache:
+            cache[f] = list(csv.DictReader(open("%s/digit%d/%s.csv" % (out, d, f))))
+        r = cache[f]
+        y = np.array([int(x["label"]) != d for x in r])
+        s = np.array([float(x[col]) for x in r])
+        auc[i, j] = roc_auc_score(y, s)
+        ap[i, j] = average_precision_score(y, s)
+for name, t in (("AUROC", auc), ("average precision", ap)):
+    print("\n%s, anomaly = not the training digit\n" % name)
+    print("| score | " + " | ".join(str(d) for d in digits) + " | mean |")
+    print("|---|" + "---|" * (len(digits) + 1))
+    # the best of each column (and of the means) in bold, at the precision shown
+    shown = np.round(np.column_stack([t, t.mean(axis=1)]), 3)
+    best = shown.max(axis=0)
+    for i, (label, _, _) in enumerate(rows):
+        cells = ["**%.3f**" % v if v == best[j] else "%.3f" % v for j, v in enumerate(shown[i])]
+        print("| %s | %s |" % (label, " | ".join(cells)))
+PY

@@ -37,11 +37,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_setup anomaly "$outdir" aetrain aeeval
 py=/usr/bin/python3
 "$py" -c 'import sklearn' 2>/dev/null || { echo "bench/anomaly.sh: needs python3-sklearn (apt-get install python3-sklearn)" >&2; exit 2; }
+# the machine's cores before OMP_NUM_THREADS limits what nproc reports
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $threads threads; $("$root/build/aetrain" --version)"
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 T10K=$M/t10k-images-idx3-ubyte.gz
 T10KL=$M/t10k-labels-idx1-ubyte.gz
 
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $threads threads; $("$root/build/aetrain" --version)"
 echo "epochs $epochs, IWAE K = $iw, digits $digits"
 echo
 for d in $digits; do

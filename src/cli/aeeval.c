@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,18 @@ static int check_score(const args_t *a, const ae_model *m)
     return 0;
 }
 
+/* The first cells of a row of the scores and per-feature files: the header's
+ * (row SIZE_MAX) or row i's index and, when the data has labels, label. */
+static void row_start(FILE *f, const ae_dataset *ds, size_t i)
+{
+    if (i == SIZE_MAX)
+        fprintf(f, "index%s", ds->labels ? ",label" : "");
+    else if (ds->labels)
+        fprintf(f, "%zu,%d", i, (int)ds->labels[i]);
+    else
+        fprintf(f, "%zu", i);
+}
+
 static ae_status write_scores(const char *path, const ae_dataset *ds, const args_t *a,
                               const anomaly_t *an, ae_error *err)
 {
@@ -285,16 +298,14 @@ static ae_status write_scores(const char *path, const ae_dataset *ds, const args
     if (st != AE_OK)
         return st;
     FILE *f = af.fp;
-    fprintf(f, "index%s", ds->labels ? ",label" : "");
+    row_start(f, ds, SIZE_MAX);
     for (size_t c = 0; c < nc; c++)
         if (d->score[cols[c].k])
             fprintf(f, ",%s", cols[c].column);
     fprintf(f, ",complexity,score,is_anomaly\n");
     const double *score = d->score[a->score];
     for (size_t i = 0; i < d->n; i++) {
-        fprintf(f, "%zu", i);
-        if (ds->labels)
-            fprintf(f, ",%d", (int)ds->labels[i]);
+        row_start(f, ds, i);
         for (size_t c = 0; c < nc; c++)
             if (d->score[cols[c].k])
                 fprintf(f, ",%.9g", d->score[cols[c].k][i]);
@@ -311,14 +322,12 @@ static ae_status write_per_feature(const char *path, const ae_dataset *ds,
     if (st != AE_OK)
         return st;
     FILE *f = af.fp;
-    fprintf(f, "index%s", ds->labels ? ",label" : "");
+    row_start(f, ds, SIZE_MAX);
     for (size_t j = 0; j < d->D; j++)
         fprintf(f, ",x%zu", j);
     fputc('\n', f);
     for (size_t i = 0; i < d->n; i++) {
-        fprintf(f, "%zu", i);
-        if (ds->labels)
-            fprintf(f, ",%d", (int)ds->labels[i]);
+        row_start(f, ds, i);
         const float *e = d->features + i * d->D;
         for (size_t j = 0; j < d->D; j++)
             fprintf(f, e[j] == 0.0f ? ",0" : ",%.7g", e[j]);

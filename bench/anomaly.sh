@@ -21,7 +21,8 @@
 # markdown tables (AUROC, AP): one row per score, one column per digit and
 # the mean; and a third: the shares of the test images of the digit and of
 # the other digits that the default score flags at the threshold
-# --fit-threshold gives (contamination 0.1).  Needs python3-sklearn.
+# --fit-threshold gives (contamination 0.1); and the mean input complexity
+# L(x) of the test images of each digit.  Needs python3-sklearn.
 set -euo pipefail
 epochs=20 iw=100 digits="0 1 2 3 4 5 6 7 8 9" threads=1 outdir=""
 while (($#)); do
@@ -159,4 +160,15 @@ for f in ("vae", "ae"):
     for what, v in (("the digit (false alarms)", normal), ("the other digits (recall)", other)):
         print("| %s | %s | %s | %.3f |" % (f.upper(), what, " | ".join("%.3f" % x for x in v),
                                           np.mean(v)))
+
+# L(x) depends on the input only: the same in every scores file
+r = list(csv.DictReader(open("%s/digit%d/vae.csv" % (out, digits[0]))))
+lab = np.array([int(x["label"]) for x in r])
+c = np.array([float(x["complexity"]) for x in r])
+print("\nmean input complexity L(x) of the test images of each digit, nats\n")
+print("| | " + " | ".join(str(d) for d in range(10)) + " |")
+print("|---|" + "---|" * 10)
+print("| L(x) | " + " | ".join("%.0f" % c[lab == d].mean() for d in range(10)) + " |")
 PY
+echo
+echo "total $SECONDS s (training, scoring and the baselines)"

@@ -97,7 +97,7 @@ ae_status ae_anomaly_score(ae_model *m, const ae_dataset *ds, const ae_anomaly_r
 /* The q quantile of v [n] with linear interpolation between order
  * statistics (numpy's default): sorted s, p = q (n - 1), s[floor p] +
  * (p - floor p) (s[floor p + 1] - s[floor p]).  NaN entries are left out;
- * NaN when none is left. */
+ * NaN when none is left (or no memory for the sorted copy). */
 double ae_quantile(const double *v, size_t n, double q);
 
 /* L(x): row x [D] of scaled values, quantised to 8 bits over the row's own

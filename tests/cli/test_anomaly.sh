@@ -94,6 +94,15 @@ assert all(x["is_anomaly"] == ("1" if float(x["score"]) > 1000 else "0") for x i
 assert 0 < sum(x["is_anomaly"] == "1" for x in r) < 1000
 PY
 grep -Eq '^threshold +1000\.0000  given \(--threshold\)$' t.txt && ok || fail "table threshold: $(cat t.txt)"
+"$AEEVAL" --model vae/model.safetensors "${run[@]}" --threshold -2.5 --json >t.json || fail "--threshold --json"
+"$AEEVAL" --model vae/model.safetensors "${run[@]}" --json >plain.json || fail "aeeval --json"
+"$PY" - t.json plain.json <<'PY' && ok || fail "JSON anomaly object: $(cat t.json)"
+import json, sys
+d = json.load(open(sys.argv[1]))["anomaly"]
+assert d["threshold"] == -2.5 and d["contamination"] is None and d["threshold_data"] is None, d
+assert d["score"] == "recon" and d["flagged"] == 1000, d  # every squared error is above -2.5
+assert json.load(open(sys.argv[2]))["anomaly"] is None  # no anomaly option: no anomaly part
+PY
 flagged=$(awk -F, 'NR > 1 && $NF == 1' t.csv | wc -l)
 grep -Eq "^flagged as anomalous +$flagged  of 1000 " t.txt && ok || fail "table flagged count: $(cat t.txt)"
 

@@ -19,7 +19,11 @@
 #     the 5 nearest training images.
 # Prints the CPU, one line per digit as it goes (to stderr), then two
 # markdown tables (AUROC, AP): one row per score, one column per digit and
-# the mean; and a third: the shares of the test images of the digit and of
+# the mean; then how each score separates the test images of the digit from
+# 1,500 made-up inputs the model never saw (synthetic.idx, seed 1): 500
+# "sparse" ones, blank but for 5 white pixels (simple inputs, the case
+# where likelihoods fail, Nalisnick et al. 2019), 500 of uniform noise and
+# 500 of one random grey level; and a third: the shares of the test images of the digit and of
 # the other digits that the default score flags at the threshold
 # --fit-threshold gives (contamination 0.1); and the mean input complexity
 # L(x) of the test images of each digit.  Needs python3-sklearn.
@@ -48,12 +52,26 @@ T10KL=$M/t10k-labels-idx1-ubyte.gz
 
 echo "epochs $epochs, IWAE K = $iw, digits $digits"
 echo
+"$py" - "$out/synthetic.idx" <<'PY'
+import sys
+import numpy as np
+rng = np.random.default_rng(1)
+n = 500
+sparse = np.zeros((n, 784), np.uint8)
+for i in range(n):
+    sparse[i, rng.choice(784, 5, replace=False)] = 255
+noise = rng.integers(0, 256, (n, 784)).astype(np.uint8)
+grey = np.repeat(rng.integers(0, 256, (n, 1)), 784, axis=1).astype(np.uint8)
+x = np.concatenate([sparse, noise, grey])
+with open(sys.argv[1], "wb") as f:
+    f.write(bytes([0, 0, 8, 3]) + np.array([len(x), 28, 28], ">u4").tobytes() + x.tobytes())
+PY
 for d in $digits; do
     dir=$out/digit$d
     mkdir -p "$dir"
     start=$SECONDS
     # the digit's training images as an IDX file, and the baselines' scores
-    "$py" - "$M" "$dir" "$d" <<'PY'
+    "$py" - "$M" "$dir" "$d" "$out/synthetic.idx" <<'PY'
 import gzip, sys, time
 import numpy as np
 from sklearn.decomposition import PCA
@@ -66,8 +84,10 @@ def idx(name, offset):
     return np.frombuffer(gzip.open("%s/%s" % (m, name)).read(), np.uint8, offset=offset)
 xtr = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784)
 ytr = idx("train-labels-idx1-ubyte.gz", 8)
-xte = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784) / 255.0
-yte = idx("t10k-labels-idx1-ubyte.gz", 8)
+# the test images, then the made-up inputs (labels 10 sparse, 11 noise, 12 grey)
+syn = np.frombuffer(open(sys.argv[4], "rb").read(), np.uint8, offset=16).reshape(-1, 784)
+xte = np.concatenate([idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784), syn]) / 255.0
+yte = np.concatenate([idx("t10k-labels-idx1-ubyte.gz", 8), np.repeat([10, 11, 12], len(syn) // 3)])
 own = xtr[ytr == digit]
 head = bytes([0, 0, 8, 3]) + np.array([len(own), 28, 28], ">u4").tobytes()
 with gzip.open("%s/train.idx.gz" % out, "wb", compresslevel=1) as f:
@@ -103,6 +123,9 @@ PY
         "$root/build/aeeval" --model "$dir/$fam/model.safetensors" --data "$T10K" --labels "$T10KL" \
             --fit-threshold "$dir/train.idx.gz" --iw "$iw" --no-pca --threads "$threads" \
             --scores "$dir/$fam.csv" >"$dir/$fam.txt"
+        "$root/build/aeeval" --model "$dir/$fam/model.safetensors" --data "$out/synthetic.idx" \
+            --fit-threshold "$dir/train.idx.gz" --iw "$iw" --no-pca --threads "$threads" \
+            --scores "$dir/$fam-synthetic.csv" >/dev/null
     done
     echo "digit $d: $((SECONDS - start)) s" >&2
 done
@@ -127,7 +150,7 @@ for j, d in enumerate(digits):
     for i, (_, f, col) in enumerate(rows):
         if f not in cache:
             cache[f] = list(csv.DictReader(open("%s/digit%d/%s.csv" % (out, d, f))))
-        r = cache[f]
+        r = [x for x in cache[f] if int(x["label"]) <= 9]  # the test images
         y = np.array([int(x["label"]) != d for x in r])
         s = np.array([float(x[col]) for x in r])
         auc[i, j] = roc_auc_score(y, s)
@@ -143,16 +166,46 @@ for name, t in (("AUROC", auc), ("average precision", ap)):
         cells = ["**%.3f**" % v if v == best[j] else "%.3f" % v for j, v in enumerate(shown[i])]
         print("| %s | %s |" % (label, " | ".join(cells)))
 
+# the digit's own test images against the made-up inputs
+kinds = ("sparse", "noise", "grey")
+syn = np.zeros((len(rows), len(kinds), len(digits)))
+for j, d in enumerate(digits):
+    cache = {}
+    for i, (_, f, col) in enumerate(rows):
+        if f not in cache:
+            cache[f] = list(csv.DictReader(open("%s/digit%d/%s.csv" % (out, d, f))))
+            if f != "baselines":  # the made-up inputs' own file, in order
+                extra = list(csv.DictReader(open("%s/digit%d/%s-synthetic.csv" % (out, d, f))))
+                for q, x in enumerate(extra):
+                    x["label"] = str(10 + q * 3 // len(extra))
+                cache[f] += extra
+        lab = np.array([int(x["label"]) for x in cache[f]])
+        s = np.array([float(x[col]) for x in cache[f]])
+        for k in range(len(kinds)):
+            m = (lab == d) | (lab == 10 + k)
+            syn[i, k, j] = roc_auc_score(lab[m] == 10 + k, s[m])
+print("\nAUROC, the digit's test images against 500 made-up inputs of each kind: mean and"
+      " lowest over the digits\n")
+print("| score | " + " | ".join("%s mean | %s lowest" % (k, k) for k in kinds) + " |")
+print("|---|" + "---|" * (2 * len(kinds)))
+for i, (label, _, _) in enumerate(rows):
+    print("| %s | %s |" % (label, " | ".join("%.3f | %.3f" % (syn[i, k].mean(), syn[i, k].min())
+                                              for k in range(len(kinds)))))
+
 # what the threshold of --fit-threshold (the 0.9 quantile of the training
 # digit's own scores, contamination 0.1) does on the test set
-print("\nthe default score (recon) at the threshold --fit-threshold gives (contamination 0.1):"
-      " share of the test images flagged\n")
+first = list(csv.DictReader(open("%s/digit%d/vae.csv" % (out, digits[0]))))
+default = [c for c in ("recon_error", "neg_elbo", "iwae_nll", "neg_elbo_ic", "iwae_nll_ic", "maha",
+                       "zerr") if all(x[c] == x["score"] for x in first)][0]
+print("\nthe default score (%s) at the threshold --fit-threshold gives (contamination 0.1):"
+      " share of the test images flagged\n" % default)
 print("| model | flagged | " + " | ".join(str(d) for d in digits) + " | mean |")
 print("|---|---|" + "---|" * (len(digits) + 1))
 for f in ("vae", "ae"):
     normal, other = [], []
     for d in digits:
         r = list(csv.DictReader(open("%s/digit%d/%s.csv" % (out, d, f))))
+        r = [x for x in r if int(x["label"]) <= 9]
         flag = np.array([x["is_anomaly"] == "1" for x in r])
         y = np.array([int(x["label"]) != d for x in r])
         normal.append(flag[~y].mean())
@@ -165,10 +218,14 @@ for f in ("vae", "ae"):
 r = list(csv.DictReader(open("%s/digit%d/vae.csv" % (out, digits[0]))))
 lab = np.array([int(x["label"]) for x in r])
 c = np.array([float(x["complexity"]) for x in r])
-print("\nmean input complexity L(x) of the test images of each digit, nats\n")
-print("| | " + " | ".join(str(d) for d in range(10)) + " |")
-print("|---|" + "---|" * 10)
-print("| L(x) | " + " | ".join("%.0f" % c[lab == d].mean() for d in range(10)) + " |")
+extra = list(csv.DictReader(open("%s/digit%d/vae-synthetic.csv" % (out, digits[0]))))
+ce = np.array([float(x["complexity"]) for x in extra]).reshape(len(kinds), -1)
+print("\nmean input complexity L(x) of the test images of each digit and of the made-up"
+      " inputs, nats\n")
+print("| | " + " | ".join([str(d) for d in range(10)] + list(kinds)) + " |")
+print("|---|" + "---|" * (10 + len(kinds)))
+print("| L(x) | " + " | ".join(["%.0f" % c[lab == d].mean() for d in range(10)] +
+                              ["%.0f" % v for v in ce.mean(axis=1)]) + " |")
 PY
 echo
 echo "total $SECONDS s (training, scoring and the baselines)"

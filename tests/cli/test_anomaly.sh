@@ -46,7 +46,7 @@ v = np.array([[float(c) for c in r] for r in body])
 col = {n: v[:, i] for i, n in enumerate(want)}
 assert np.isfinite(v).all(), "a score is not finite"
 assert (col["index"] == np.arange(1000)).all()
-assert (col["score"] == col["recon_error"]).all(), "the default score is recon"
+assert (col["score"] == col["zerr"]).all(), "the default score is zerr"
 for n in ("recon_error", "neg_elbo", "iwae_nll", "maha", "zerr", "complexity"):
     assert (col[n] > 0).all(), n
 assert (col["iwae_nll"] < col["neg_elbo"] + 50).all()
@@ -54,7 +54,7 @@ assert np.allclose(col["neg_elbo_ic"], col["neg_elbo"] - col["complexity"], rtol
 assert np.allclose(col["iwae_nll_ic"], col["iwae_nll"] - col["complexity"], rtol=0, atol=1e-4)
 d = json.load(open(sys.argv[2]))["anomaly"]
 q = np.quantile(col["score"], 0.95)
-assert d["score"] == "recon" and d["contamination"] == 0.05 and d["reference"].endswith("t10k-images-idx3-ubyte.gz"), d
+assert d["score"] == "zerr" and d["contamination"] == 0.05 and d["reference"].endswith("t10k-images-idx3-ubyte.gz"), d
 assert abs(d["threshold"] - q) <= 1e-6 * abs(q), (d["threshold"], q)
 flag = col["is_anomaly"] == 1
 # numpy's linear quantile of 1000 distinct scores at 0.95 lies between the
@@ -84,23 +84,23 @@ assert auc > 0.9, auc
 PY
 
 # --- --threshold is applied as given; the table prints it ---
-"$AEEVAL" --model vae/model.safetensors "${run[@]}" --score zerr --threshold 1000 --scores t.csv \
+"$AEEVAL" --model vae/model.safetensors "${run[@]}" --score recon --threshold 30 --scores t.csv \
     >t.txt || fail "aeeval --threshold"
-"$PY" - t.csv <<'PY' && ok || fail "--threshold 1000 not applied"
+"$PY" - t.csv <<'PY' && ok || fail "--threshold 30 not applied"
 import csv, sys
 r = list(csv.DictReader(open(sys.argv[1])))
-assert all(x["score"] == x["zerr"] for x in r)
-assert all(x["is_anomaly"] == ("1" if float(x["score"]) > 1000 else "0") for x in r)
+assert all(x["score"] == x["recon_error"] for x in r)
+assert all(x["is_anomaly"] == ("1" if float(x["score"]) > 30 else "0") for x in r)
 assert 0 < sum(x["is_anomaly"] == "1" for x in r) < 1000
 PY
-grep -Eq '^threshold +1000\.0000  given \(--threshold\)$' t.txt && ok || fail "table threshold: $(cat t.txt)"
+grep -Eq '^threshold +30\.0000  given \(--threshold\)$' t.txt && ok || fail "table threshold: $(cat t.txt)"
 "$AEEVAL" --model vae/model.safetensors "${run[@]}" --threshold -2.5 --json >t.json || fail "--threshold --json"
 "$AEEVAL" --model vae/model.safetensors "${run[@]}" --json >plain.json || fail "aeeval --json"
 "$PY" - t.json plain.json <<'PY' && ok || fail "JSON anomaly object: $(cat t.json)"
 import json, sys
 d = json.load(open(sys.argv[1]))["anomaly"]
 assert d["threshold"] == -2.5 and d["contamination"] is None and d["threshold_data"] is None, d
-assert d["score"] == "recon" and d["flagged"] == 1000, d  # every squared error is above -2.5
+assert d["score"] == "zerr" and d["flagged"] == 1000, d  # every score is above -2.5
 assert json.load(open(sys.argv[2]))["anomaly"] is None  # no anomaly option: no anomaly part
 PY
 flagged=$(awk -F, 'NR > 1 && $NF == 1' t.csv | wc -l)

@@ -17,16 +17,20 @@
 #     gamma "scale", nu 0.1), the squared reconstruction error of PCA with
 #     20 components (the latent size), and the mean Euclidean distance to
 #     the 5 nearest training images.
-# Prints the CPU, one line per digit as it goes (to stderr), then two
-# markdown tables (AUROC, AP): one row per score, one column per digit and
-# the mean; then how each score separates the test images of the digit from
-# 1,500 made-up inputs the model never saw (synthetic.idx, seed 1): 500
-# "sparse" ones, blank but for 5 white pixels (simple inputs, the case
-# where likelihoods fail, Nalisnick et al. 2019), 500 of uniform noise and
-# 500 of one random grey level; and a third: the shares of the test images of the digit and of
-# the other digits that the default score flags at the threshold
-# --fit-threshold gives (contamination 0.1); and the mean input complexity
-# L(x) of the test images of each digit.  Needs python3-sklearn.
+# Prints the CPU, one line per digit as it goes (to stderr), then markdown
+# tables:
+#   1, 2. AUROC and AP: one row per score, one column per digit, the mean;
+#   3. how each score separates the digit's own test images from 1,500
+#      made-up inputs the model never saw (synthetic.idx, seed 1): 500
+#      "sparse" ones, blank but for 5 white pixels (simple inputs, where
+#      likelihoods fail, Nalisnick et al. 2019), 500 of uniform noise and
+#      500 of one random grey level; AUROC, mean and lowest over the digits;
+#   4. the shares of the test images of the digit and of the other digits
+#      that the default score flags at the threshold --fit-threshold gives
+#      (contamination 0.1);
+#   5. the mean input complexity L(x) of each digit's test images and of
+#      the made-up inputs.
+# Needs python3-sklearn.
 set -euo pipefail
 epochs=20 iw=100 digits="0 1 2 3 4 5 6 7 8 9" threads=1 outdir=""
 while (($#)); do

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae/anomaly.h"
 #include "ae/eval.h"
 #include "ae/rng.h"
 #include "nn/layers.h"
@@ -515,6 +516,108 @@ START_TEST(probe_separable)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- anomaly */
+
+/* numpy.quantile's default (linear) on known values; NaN left out */
+START_TEST(quantile_linear)
+{
+    const double v[6] = {3, 1, NAN, 2, 5, 4};
+    ck_assert_double_eq_tol(ae_quantile(v, 6, 0.5), 3.0, 1e-12);
+    ck_assert_double_eq_tol(ae_quantile(v, 6, 0.9), 4.6, 1e-12); /* p = 3.6 */
+    ck_assert_double_eq_tol(ae_quantile(v, 6, 0.0), 1.0, 1e-12);
+    ck_assert_double_eq_tol(ae_quantile(v, 6, 1.0), 5.0, 1e-12);
+    ck_assert_double_eq_tol(ae_quantile(v, 1, 0.3), 3.0, 1e-12);
+    const double none[2] = {NAN, NAN};
+    ck_assert(isnan(ae_quantile(none, 2, 0.5)));
+}
+END_TEST
+
+/* L(x): a constant row compresses far below a noisy one; an affine change
+ * of the row's values (quantised over its own range) changes nothing. */
+START_TEST(complexity_orders_inputs)
+{
+    enum { D = 784 };
+    static float flat[D], noise[D], moved[D];
+    ae_rng r;
+    ae_rng_seed(&r, 2);
+    tu_fill_uniform(&r, noise, D, 0, 1);
+    for (int j = 0; j < D; j++) {
+        flat[j] = 0.25f;
+        moved[j] = 3.0f * noise[j] - 1.0f;
+    }
+    double lf, ln, lm;
+    ck_assert_int_eq(ae_input_complexity(flat, D, &lf, NULL), AE_OK);
+    ck_assert_int_eq(ae_input_complexity(noise, D, &ln, NULL), AE_OK);
+    ck_assert_int_eq(ae_input_complexity(moved, D, &lm, NULL), AE_OK);
+    ck_assert_double_gt(lf, 0.0);
+    ck_assert_double_lt(10.0 * lf, ln);
+    /* deflate cannot shrink 8-bit noise: at least ~D bytes, 8 ln 2 nats each */
+    ck_assert_double_gt(ln, 0.95 * D * 8.0 * log(2.0));
+    ck_assert_double_eq_tol(lm, ln, 1e-9);
+}
+END_TEST
+
+/* The scores of a small random VAE: recon and the bounds as ae_eval_run
+ * gives them (same seed), the -ic scores their difference with L(x), and
+ * the reference scored against itself: the mean squared Mahalanobis
+ * distance of the codes to their own mean and covariance is L (tr(S^-1 S)),
+ * and the mean zerr is sum_j v_j / (v_j + floor) < D. */
+START_TEST(anomaly_scores_known)
+{
+    enum { N = 40, D = 6 };
+    ae_model m;
+    small_model(&m, AE_MODEL_VAE, D, 16, 4);
+    float x[N * D];
+    ae_rng r;
+    ae_rng_seed(&r, 7);
+    tu_fill_uniform(&r, x, N * D, 0, 1);
+    ae_dataset ds = float_dataset(x, N, D, NULL);
+    ae_eval_options eo = {0};
+    eo.iw_samples = 5;
+    eo.seed = 9;
+    eo.skip_pca = true;
+    ae_eval_result res;
+    ck_assert_int_eq(ae_eval_run(&m, &ds, &eo, &res, NULL), AE_OK);
+    ae_anomaly_options ao = {0};
+    ao.iw_samples = 5;
+    ao.seed = 9;
+    ao.bounds = true;
+    ao.keep_features = true;
+    ae_anomaly_ref ref;
+    ae_anomaly_data d;
+    ck_assert_int_eq(ae_anomaly_fit(&m, &ds, &ao, &ref, NULL), AE_OK);
+    ck_assert_int_eq(ae_anomaly_score(&m, &ds, &ref, &ao, &d, NULL), AE_OK);
+    double maha = 0, zerr = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_double_eq_tol(d.score[AE_SCORE_RECON][i], res.ex_sse[i], 1e-5);
+        ck_assert_double_eq_tol(d.score[AE_SCORE_ELBO][i], res.ex_neg_elbo[i], 1e-9);
+        ck_assert_double_eq_tol(d.score[AE_SCORE_IWAE][i], res.ex_iwae[i], 1e-9);
+        ck_assert_double_eq_tol(d.score[AE_SCORE_IWAE_IC][i],
+                                res.ex_iwae[i] - d.complexity[i], 1e-9);
+        ck_assert_double_eq_tol(d.score[AE_SCORE_ELBO_IC][i],
+                                res.ex_neg_elbo[i] - d.complexity[i], 1e-9);
+        double fsum = 0;
+        for (int j = 0; j < D; j++)
+            fsum += d.features[i * D + j];
+        ck_assert_double_eq_tol(fsum, d.score[AE_SCORE_RECON][i], 1e-5);
+        maha += d.score[AE_SCORE_MAHA][i] / N;
+        zerr += d.score[AE_SCORE_ZERR][i] / N;
+    }
+    ck_assert_double_eq_tol(maha, 3.0, 1e-3);
+    ck_assert_double_gt(zerr, 0.5 * D);
+    ck_assert_double_lt(zerr, D);
+    ae_anomaly_data_free(&d);
+    /* without bounds: no elbo or iwae, the rest the same */
+    ao.bounds = false;
+    ck_assert_int_eq(ae_anomaly_score(&m, &ds, &ref, &ao, &d, NULL), AE_OK);
+    ck_assert(!d.score[AE_SCORE_ELBO] && !d.score[AE_SCORE_IWAE_IC] && d.score[AE_SCORE_ZERR]);
+    ae_anomaly_data_free(&d);
+    ae_anomaly_ref_free(&ref);
+    ae_eval_result_free(&res);
+    ae_model_free(&m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("eval");
@@ -532,6 +635,9 @@ static Suite *suite(void)
     tcase_add_test(t, cluster_scores_known);
     tcase_add_test(t, kmeans_separated_blobs);
     tcase_add_test(t, probe_separable);
+    tcase_add_test(t, quantile_linear);
+    tcase_add_test(t, complexity_orders_inputs);
+    tcase_add_test(t, anomaly_scores_known);
     suite_add_tcase(s, t);
     return s;
 }

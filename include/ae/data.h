@@ -108,4 +108,10 @@ void ae_dataset_pages_read(const ae_dataset *ds, size_t bytes);
  * a file (default 16 GiB; environment AE_MAX_ALLOC overrides, in bytes). */
 size_t ae_alloc_cap(void);
 
+/* *bytes = the length of buf [n] compressed by zlib's deflate at level 9
+ * (zlib header and checksum included): the input-complexity estimate of the
+ * anomaly scores (ae/anomaly.h).  Here because only the data and image
+ * modules talk to zlib. */
+ae_status ae_deflate_size(const unsigned char *buf, size_t n, size_t *bytes, ae_error *err);
+
 #endif

@@ -1,12 +1,16 @@
 /* aeeval: how good a trained model is on a dataset (ELBO, IWAE, active
- * units, reconstruction error, linear probe, k-means, PCA baseline). */
+ * units, reconstruction error, linear probe, k-means, PCA baseline), and
+ * which of its examples are anomalous (ae/anomaly.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae/anomaly.h"
 #include "ae/batch.h"
 #include "ae/checkpoint.h"
 #include "ae/data.h"
@@ -37,8 +41,7 @@ static void usage(FILE *f)
             "  --iw K               importance samples of the IWAE bound (default 100; 0 skips\n"
             "                       it); costs K decoder passes per example\n"
             "  --json               print one JSON object instead of the table\n"
-            "  --scores FILE.csv    write anomaly scores, one row per example:\n"
-            "                       index,[label,]recon_error[,neg_elbo][,iwae_nll]\n"
+            "  --scores FILE.csv    write anomaly scores, one row per example (see below)\n"
             "  --probe-train FILE   train the linear probe on FILE and test it on all of\n"
             "                       --data (default: the first 80%% of --data train it, the\n"
             "                       last 20%% test it)\n"
@@ -57,11 +60,32 @@ static void usage(FILE *f)
             "                       default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
             "  --help, --version\n"
             "\n"
-            "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
+            "anomaly detection (docs/anomaly.md), on with any of these or --scores:\n"
+            "  --score NAME         the score that decides: recon, elbo, iwae, elbo-ic,\n"
+            "                       iwae-ic, maha or zerr (default %s); higher = more\n"
+            "                       anomalous\n"
+            "  --contamination F    flag the fraction F in (0, 0.5] with the highest scores:\n"
+            "                       the threshold is the (1 - F) quantile of the scores of\n"
+            "                       --data, or of --fit-threshold's file (default %g)\n"
+            "  --threshold T        flag the examples whose score is above T\n"
+            "  --fit-threshold FILE the normal data (the training set): the threshold is\n"
+            "                       the (1 - F) quantile of its scores, and maha and zerr\n"
+            "                       measure against it (without it: against --data)\n"
+            "  --per-feature FILE.csv  each example's squared error per feature:\n"
+            "                       index,[label,]x0..x{D-1}; a row sums to recon_error\n"
+            "  The scores file: index,[label,]recon_error[,neg_elbo][,iwae_nll]\n"
+            "  [,neg_elbo_ic][,iwae_nll_ic],maha,zerr,complexity,score,is_anomaly\n"
+            "\n"
+            "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n",
+            ae_score_name(AE_SCORE_DEFAULT), AE_CONTAMINATION_DEFAULT);
 }
 
 typedef struct {
     const char *model, *data, *labels, *scores, *probe_train, *probe_labels, *pca_train;
+    const char *fit_threshold, *per_feature;
+    ae_score_kind score;
+    double contamination, threshold;
+    bool has_contamination, has_threshold, score_given;
     long iw, batch, threads, limit;
     int precision; /* an ae_precision, or -1: the model's */
     ae_noise_spec corrupt;
@@ -69,6 +93,26 @@ typedef struct {
     uint64_t seed;
     bool json, no_pca;
 } args_t;
+
+/* Any finite number (strtod's syntax); prints the error otherwise. */
+static bool parse_number(const char *name, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v)) {
+        cli_error("%s: expected a number, got '%s'", name, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool anomaly_on(const args_t *a)
+{
+    return a->scores || a->per_feature || a->fit_threshold || a->has_threshold ||
+           a->has_contamination || a->score_given;
+}
 
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, args_t *a)
@@ -93,9 +137,32 @@ static int parse_args(int argc, char **argv, args_t *a)
                    (r = cli_opt(argc, argv, &i, "--scores", &a->scores)) ||
                    (r = cli_opt(argc, argv, &i, "--probe-train", &a->probe_train)) ||
                    (r = cli_opt(argc, argv, &i, "--probe-labels", &a->probe_labels)) ||
-                   (r = cli_opt(argc, argv, &i, "--pca-train", &a->pca_train))) {
+                   (r = cli_opt(argc, argv, &i, "--pca-train", &a->pca_train)) ||
+                   (r = cli_opt(argc, argv, &i, "--fit-threshold", &a->fit_threshold)) ||
+                   (r = cli_opt(argc, argv, &i, "--per-feature", &a->per_feature))) {
             if (r < 0)
                 return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--score", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            a->score_given = true;
+            if (!ae_score_parse(v, &a->score)) {
+                cli_error("--score: expected recon, elbo, iwae, elbo-ic, iwae-ic, maha or zerr, "
+                          "not '%s'", v);
+                return 2;
+            }
+        } else if ((r = cli_opt(argc, argv, &i, "--contamination", &v)) != 0) {
+            if (r < 0 || !parse_number("--contamination", v, &a->contamination))
+                return 2;
+            if (!(a->contamination > 0 && a->contamination <= 0.5)) {
+                cli_error("--contamination: expected a fraction in (0, 0.5], got '%s'", v);
+                return 2;
+            }
+            a->has_contamination = true;
+        } else if ((r = cli_opt(argc, argv, &i, "--threshold", &v)) != 0) {
+            if (r < 0 || !parse_number("--threshold", v, &a->threshold))
+                return 2;
+            a->has_threshold = true;
         } else if ((r = cli_opt(argc, argv, &i, "--iw", &v)) != 0) {
             if (r < 0 || !cli_parse_long("--iw", v, 0, 1000000, &a->iw))
                 return 2;
@@ -131,6 +198,17 @@ static int parse_args(int argc, char **argv, args_t *a)
         cli_error("--probe-labels needs --probe-train");
         return 2;
     }
+    if (a->has_threshold && (a->has_contamination || a->fit_threshold)) {
+        cli_error("--threshold T is the threshold: it does not go with %s",
+                  a->fit_threshold ? "--fit-threshold" : "--contamination");
+        return 2;
+    }
+    if (a->corrupt_text && anomaly_on(a)) {
+        cli_error("--corrupt measures denoising; anomaly scores (--scores, --score, "
+                  "--contamination, --threshold, --fit-threshold, --per-feature) are of the "
+                  "inputs as given");
+        return 2;
+    }
     return -1;
 }
 
@@ -142,11 +220,13 @@ static int load(const ae_config *cfg, const ae_model *m, const char *opt, const 
     ae_status st = ae_load_split(cfg, path, labels, limit, ds, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
-    bool probe = strcmp(opt, "--data") != 0;
-    ae_data_ref ref = {opt, path, labels,
-                       probe ? "--probe-labels FILE, or a CSV with the model's data.csv.label_column"
-                             : "--labels FILE, or a CSV with the model's data.csv.label_column",
-                       NULL, true};
+    const char *hint = !strcmp(opt, "--data") ? "--labels FILE, or a CSV with the model's "
+                                                "data.csv.label_column"
+                       : !strcmp(opt, "--probe-train") ? "--probe-labels FILE, or a CSV with the "
+                                                         "model's data.csv.label_column"
+                                                       : "a CSV with the model's "
+                                                         "data.csv.label_column";
+    ae_data_ref ref = {opt, path, labels, hint, NULL, true};
     if ((st = ae_model_check_data(m, ds, &ref, &err)) != AE_OK)
         return cli_fail(st, &err);
     return -1;
@@ -163,6 +243,167 @@ static void progress(void *ctx, const char *stage, size_t done, size_t total)
         fprintf(stderr, "\raeeval: %s done%20s", stage, "");
     fprintf(stderr, "\033[K");
     fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- anomaly */
+
+typedef struct {
+    ae_anomaly_data d; /* the scores of --data */
+    double threshold, contamination;
+    size_t flagged;
+} anomaly_t;
+
+/* The scores the chosen one needs, and that it can be computed for m. */
+static int check_score(const args_t *a, const ae_model *m)
+{
+    if ((ae_score_needs_elbo(a->score) || ae_score_needs_iwae(a->score)) &&
+        !m->family->variational) {
+        cli_error("--score %s: the model is an %s, which has no ELBO (recon, maha and zerr work "
+                  "for every model)", ae_score_name(a->score), ae_model_type_name(m->type));
+        return 2;
+    }
+    if (ae_score_needs_iwae(a->score) && a->iw == 0) {
+        cli_error("--score %s needs the IWAE bound: --iw K with K > 0", ae_score_name(a->score));
+        return 2;
+    }
+    return 0;
+}
+
+/* The first cells of a row of the scores and per-feature files: the header's
+ * (row SIZE_MAX) or row i's index and, when the data has labels, label. */
+static void row_start(FILE *f, const ae_dataset *ds, size_t i)
+{
+    if (i == SIZE_MAX)
+        fprintf(f, "index%s", ds->labels ? ",label" : "");
+    else if (ds->labels)
+        fprintf(f, "%zu,%d", i, (int)ds->labels[i]);
+    else
+        fprintf(f, "%zu", i);
+}
+
+static ae_status write_scores(const char *path, const ae_dataset *ds, const args_t *a,
+                              const anomaly_t *an, ae_error *err)
+{
+    static const struct {
+        ae_score_kind k;
+        const char *column;
+    } cols[] = {{AE_SCORE_RECON, "recon_error"}, {AE_SCORE_ELBO, "neg_elbo"},
+                {AE_SCORE_IWAE, "iwae_nll"},     {AE_SCORE_ELBO_IC, "neg_elbo_ic"},
+                {AE_SCORE_IWAE_IC, "iwae_nll_ic"}, {AE_SCORE_MAHA, "maha"},
+                {AE_SCORE_ZERR, "zerr"}};
+    const size_t nc = sizeof cols / sizeof cols[0];
+    const ae_anomaly_data *d = &an->d;
+    ae_atomic_file af = {0};
+    ae_status st = ae_atomic_open(&af, path, err);
+    if (st != AE_OK)
+        return st;
+    FILE *f = af.fp;
+    row_start(f, ds, SIZE_MAX);
+    for (size_t c = 0; c < nc; c++)
+        if (d->score[cols[c].k])
+            fprintf(f, ",%s", cols[c].column);
+    fprintf(f, ",complexity,score,is_anomaly\n");
+    const double *score = d->score[a->score];
+    for (size_t i = 0; i < d->n; i++) {
+        row_start(f, ds, i);
+        for (size_t c = 0; c < nc; c++)
+            if (d->score[cols[c].k])
+                fprintf(f, ",%.9g", d->score[cols[c].k][i]);
+        fprintf(f, ",%.9g,%.9g,%d\n", d->complexity[i], score[i], score[i] > an->threshold);
+    }
+    return ae_atomic_commit(&af, err);
+}
+
+static ae_status write_per_feature(const char *path, const ae_dataset *ds,
+                                   const ae_anomaly_data *d, ae_error *err)
+{
+    ae_atomic_file af = {0};
+    ae_status st = ae_atomic_open(&af, path, err);
+    if (st != AE_OK)
+        return st;
+    FILE *f = af.fp;
+    row_start(f, ds, SIZE_MAX);
+    for (size_t j = 0; j < d->D; j++)
+        fprintf(f, ",x%zu", j);
+    fputc('\n', f);
+    for (size_t i = 0; i < d->n; i++) {
+        row_start(f, ds, i);
+        const float *e = d->features + i * d->D;
+        for (size_t j = 0; j < d->D; j++)
+            fprintf(f, e[j] == 0.0f ? ",0" : ",%.7g", e[j]);
+        fputc('\n', f);
+    }
+    return ae_atomic_commit(&af, err);
+}
+
+/* Scores --data (its bounds taken from res), fits the reference and the
+ * threshold, writes --scores and --per-feature.  Returns -1 to go on, else
+ * the exit code. */
+static int run_anomaly(const args_t *a, const ae_config *cfg, ae_model *m, const ae_dataset *ds,
+                       const ae_eval_result *res, anomaly_t *an)
+{
+    ae_error err = {{0}};
+    ae_dataset fit = {0};
+    ae_anomaly_ref ref = {0};
+    ae_anomaly_data fd = {0};
+    ae_status st = AE_OK;
+    int rc = -1;
+    ae_anomaly_options opt = {0};
+    opt.seed = a->seed;
+    opt.binarize = cfg->data.binarize;
+    an->contamination = a->has_contamination ? a->contamination : AE_CONTAMINATION_DEFAULT;
+    if (a->fit_threshold) {
+        if ((rc = load(cfg, m, "--fit-threshold", a->fit_threshold, NULL, 0, &fit)) >= 0)
+            goto out;
+        st = ae_anomaly_fit(m, &fit, &opt, &ref, &err);
+        /* the training data's own scores, with the bound the score needs */
+        opt.bounds = ae_score_needs_elbo(a->score) || ae_score_needs_iwae(a->score);
+        opt.iw_samples = ae_score_needs_iwae(a->score) ? (size_t)a->iw : 0;
+        if (st == AE_OK)
+            st = ae_anomaly_score(m, &fit, &ref, &opt, &fd, &err);
+        if (st == AE_OK)
+            an->threshold = ae_quantile(fd.score[a->score], fd.n, 1.0 - an->contamination);
+    } else {
+        st = ae_anomaly_fit(m, ds, &opt, &ref, &err);
+    }
+    if (st != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
+    opt.bounds = true;
+    opt.iw_samples = res->has_iwae ? (size_t)a->iw : 0;
+    opt.given_elbo = res->ex_neg_elbo;
+    opt.given_iwae = res->ex_iwae;
+    opt.keep_features = a->per_feature != NULL;
+    if ((st = ae_anomaly_score(m, ds, &ref, &opt, &an->d, &err)) != AE_OK) {
+        rc = cli_fail(st, &err);
+        goto out;
+    }
+    const double *score = an->d.score[a->score];
+    if (a->has_threshold)
+        an->threshold = a->threshold;
+    else if (!a->fit_threshold)
+        an->threshold = ae_quantile(score, an->d.n, 1.0 - an->contamination);
+    for (size_t i = 0; i < an->d.n; i++)
+        an->flagged += score[i] > an->threshold;
+    if ((a->scores && (st = write_scores(a->scores, ds, a, an, &err)) != AE_OK) ||
+        (a->per_feature && (st = write_per_feature(a->per_feature, ds, &an->d, &err)) != AE_OK))
+        rc = cli_fail(st, &err);
+out:
+    ae_anomaly_data_free(&fd);
+    ae_anomaly_ref_free(&ref);
+    ae_dataset_free(&fit);
+    return rc;
+}
+
+/* Where the threshold came from, in words. */
+static void threshold_source(char *buf, size_t size, const args_t *a, const anomaly_t *an)
+{
+    if (a->has_threshold)
+        snprintf(buf, size, "given (--threshold)");
+    else
+        snprintf(buf, size, "the %g quantile of the scores of %s", 1.0 - an->contamination,
+                 a->fit_threshold ? a->fit_threshold : "--data");
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -208,7 +449,8 @@ static void json_array(FILE *f, const char *key, bool have, const double *v, siz
     fputs("],\n", f);
 }
 
-static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r)
+static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r,
+                       const anomaly_t *an)
 {
     bool hvae = m->family->hierarchical;
     fputs("{\n  \"model\": ", f);
@@ -265,6 +507,31 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
     json_num(f, "kmeans_k", r->has_kmeans, (double)r->classes, false);
     json_num(f, "kmeans_purity", r->has_kmeans, r->kmeans_purity, false);
     json_num(f, "kmeans_nmi", r->has_kmeans, r->kmeans_nmi, false);
+    fputs("  \"anomaly\": ", f);
+    if (an) {
+        fputs("{\"score\": ", f);
+        json_str(f, ae_score_name(a->score));
+        fputs(", \"threshold\": ", f);
+        if (isfinite(an->threshold))
+            fprintf(f, "%.10g", an->threshold);
+        else
+            fputs("null", f);
+        fputs(", \"contamination\": ", f);
+        if (a->has_threshold)
+            fputs("null", f);
+        else
+            fprintf(f, "%g", an->contamination);
+        fputs(", \"threshold_data\": ", f);
+        if (a->has_threshold)
+            fputs("null", f);
+        else
+            json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
+        fputs(", \"reference\": ", f);
+        json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
+        fprintf(f, ", \"flagged\": %zu},\n", an->flagged);
+    } else {
+        fputs("null,\n", f);
+    }
     fprintf(f, "  \"seconds\": {\"elbo\": %.3f, \"iwae\": %.3f, \"pca\": %.3f, \"probe\": %.3f, "
                "\"kmeans\": %.3f}\n}\n",
             r->sec_elbo, r->sec_iwae, r->sec_pca, r->sec_probe, r->sec_kmeans);
@@ -283,7 +550,8 @@ static void row(FILE *f, const char *label, bool have, double v, const char *not
     fprintf(f, "%s%s\n", note[0] ? "  " : "", note);
 }
 
-static void print_table(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r)
+static void print_table(FILE *f, const args_t *a, const ae_model *m, const ae_eval_result *r,
+                        const anomaly_t *an)
 {
     bool hvae = m->family->hierarchical;
     char label[128], note[160];
@@ -360,32 +628,19 @@ static void print_table(FILE *f, const args_t *a, const ae_model *m, const ae_ev
     snprintf(label, sizeof label, "k-means purity, k = %zu", r->classes);
     row(f, r->has_kmeans ? label : "k-means purity", r->has_kmeans, r->kmeans_purity, "");
     row(f, "k-means NMI (arithmetic normalisation)", r->has_kmeans, r->kmeans_nmi, "");
-}
-
-/* --------------------------------------------------------------- scores */
-
-static ae_status write_scores(const char *path, const ae_dataset *ds, const ae_eval_result *r,
-                              ae_error *err)
-{
-    ae_atomic_file af = {0};
-    ae_status st = ae_atomic_open(&af, path, err);
-    if (st != AE_OK)
-        return st;
-    FILE *f = af.fp;
-    fprintf(f, "index%s,recon_error%s%s\n", ds->labels ? ",label" : "",
-            r->ex_neg_elbo ? ",neg_elbo" : "", r->ex_iwae ? ",iwae_nll" : "");
-    for (size_t i = 0; i < r->n; i++) {
-        fprintf(f, "%zu", i);
-        if (ds->labels)
-            fprintf(f, ",%d", (int)ds->labels[i]);
-        fprintf(f, ",%.6f", r->ex_sse[i]);
-        if (r->ex_neg_elbo)
-            fprintf(f, ",%.6f", r->ex_neg_elbo[i]);
-        if (r->ex_iwae)
-            fprintf(f, ",%.6f", r->ex_iwae[i]);
-        fputc('\n', f);
-    }
-    return ae_atomic_commit(&af, err);
+    if (!an)
+        return;
+    const double *score = an->d.score[a->score];
+    double mean = 0.0;
+    for (size_t i = 0; i < an->d.n; i++)
+        mean += score[i];
+    fprintf(f, "\nanomaly score %s (reference: %s)\n", ae_score_name(a->score),
+            a->fit_threshold ? a->fit_threshold : "--data");
+    row(f, "mean score", true, mean / (double)an->d.n, "");
+    threshold_source(note, sizeof note, a, an);
+    row(f, "threshold", true, an->threshold, note);
+    snprintf(note, sizeof note, "of %zu (score above the threshold)", an->d.n);
+    fprintf(f, "%-*s %12zu  %s\n", LABEL_W, "flagged as anomalous", an->flagged, note);
 }
 
 int main(int argc, char **argv)
@@ -396,6 +651,7 @@ int main(int argc, char **argv)
     a.precision = -1;
     a.batch = 1000;
     a.seed = 1;
+    a.score = AE_SCORE_DEFAULT;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
@@ -405,11 +661,12 @@ int main(int argc, char **argv)
     ae_model m;
     ae_dataset ds = {0}, probe = {0}, pca = {0};
     ae_eval_result res = {0};
+    anomaly_t an = {0};
     ae_status st = ae_checkpoint_load_model(a.model, (size_t)a.batch, &cfg, &m, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
     ae_threads_set((int)a.threads);
-    if ((rc = cli_select_precision(a.precision, &cfg)) != 0)
+    if ((rc = cli_select_precision(a.precision, &cfg)) != 0 || (rc = check_score(&a, &m)) != 0)
         goto out;
     rc = -1;
     if ((rc = load(&cfg, &m, "--data", a.data, a.labels, a.limit, &ds)) >= 0)
@@ -454,14 +711,13 @@ int main(int argc, char **argv)
         rc = cli_fail(st, &err);
         goto out;
     }
-    if (a.scores && (st = write_scores(a.scores, &ds, &res, &err)) != AE_OK) {
-        rc = cli_fail(st, &err);
+    bool anomaly = anomaly_on(&a);
+    if (anomaly && (rc = run_anomaly(&a, &cfg, &m, &ds, &res, &an)) >= 0)
         goto out;
-    }
     if (a.json)
-        print_json(stdout, &a, &m, &res);
+        print_json(stdout, &a, &m, &res, anomaly ? &an : NULL);
     else
-        print_table(stdout, &a, &m, &res);
+        print_table(stdout, &a, &m, &res, anomaly ? &an : NULL);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("standard output: write failed");
         rc = 1;
@@ -469,6 +725,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    ae_anomaly_data_free(&an.d);
     ae_eval_result_free(&res);
     ae_dataset_free(&ds);
     ae_dataset_free(&probe);

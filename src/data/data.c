@@ -41,6 +41,29 @@ size_t ae_alloc_cap(void)
     return v > SIZE_MAX ? SIZE_MAX : (size_t)v;
 }
 
+ae_status ae_deflate_size(const unsigned char *buf, size_t n, size_t *bytes, ae_error *err)
+{
+    uLong cap = compressBound((uLong)n);
+    if ((size_t)(uLong)n != n || cap < n) {
+        ae_error_set(err, "deflate: %zu bytes are too many for one call", n);
+        return AE_ERR_USAGE;
+    }
+    Bytef *out = malloc(cap);
+    if (!out) {
+        ae_error_set(err, "deflate: out of memory for %zu bytes", n);
+        return AE_ERR_NOMEM;
+    }
+    uLongf len = cap;
+    int zr = compress2(out, &len, buf, (uLong)n, 9);
+    free(out);
+    if (zr != Z_OK) {
+        ae_error_set(err, "deflate failed (zlib error %d)", zr);
+        return AE_ERR_NOMEM; /* compress2 fails only for memory (the bound fits) */
+    }
+    *bytes = (size_t)len;
+    return AE_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Input source: one file read through zlib (gzip or plain).                */
 

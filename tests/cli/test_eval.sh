@@ -67,13 +67,14 @@ done
 # --- anomaly scores ---
 "$AEEVAL" --model vae/model.safetensors --data "$TEST_X" --labels "$TEST_Y" --limit 300 --iw 3 \
     --scores scores.csv >/dev/null || fail "--scores"
-[ "$(head -1 scores.csv)" = "index,label,recon_error,neg_elbo,iwae_nll" ] && ok || fail "scores header $(head -1 scores.csv)"
+[ "$(head -1 scores.csv)" = "index,label,recon_error,neg_elbo,iwae_nll,neg_elbo_ic,iwae_nll_ic,maha,zerr,complexity,score,is_anomaly" ] \
+    && ok || fail "scores header $(head -1 scores.csv)"
 [ "$(wc -l <scores.csv)" -eq 301 ] && ok || fail "scores rows $(wc -l <scores.csv)"
 [ "$(sed -n 2p scores.csv | cut -d, -f1,2)" = "0,7" ] && ok || fail "first score row should be index 0, label 7"
-awk -F, 'NR > 1 && (NF != 5 || $1 != NR - 2 || !($3 > 0) || !($4 > 0) || !($5 > 0)) { exit 1 }' scores.csv \
+awk -F, 'NR > 1 && (NF != 12 || $1 != NR - 2 || !($3 > 0) || !($4 > 0) || !($5 > 0)) { exit 1 }' scores.csv \
     && ok || fail "scores.csv rows malformed"
 "$AEEVAL" --model vae/model.safetensors --data "$TEST_X" --limit 50 --iw 0 --scores nolab.csv >/dev/null
-[ "$(head -1 nolab.csv)" = "index,recon_error,neg_elbo" ] && ok || fail "unlabelled scores header $(head -1 nolab.csv)"
+[ "$(head -1 nolab.csv)" = "index,recon_error,neg_elbo,neg_elbo_ic,maha,zerr,complexity,score,is_anomaly" ] && ok || fail "unlabelled scores header $(head -1 nolab.csv)"
 
 # --- probe and PCA on other files (CSV written here, with a CSV label file) ---
 "$PY" - "$MNIST" <<'PY'
@@ -138,7 +139,7 @@ for n in ["recon", "sse", "bce", "pca_recon", "probe_accuracy", "kmeans_purity",
     assert math.isfinite(d[n]), n
 assert d["model_type"] == "ae" and len(d["code_variance"]) == 20
 PY
-[ "$(head -1 ae_scores.csv)" = "index,label,recon_error" ] && ok || fail "ae scores header $(head -1 ae_scores.csv)"
+[ "$(head -1 ae_scores.csv)" = "index,label,recon_error,maha,zerr,complexity,score,is_anomaly" ] && ok || fail "ae scores header $(head -1 ae_scores.csv)"
 "$AEEVAL" --model ae/model.safetensors --data "$TEST_X" --limit 200 >ae_table.txt
 grep -Eq '^negative ELBO, z ~ q\(z\|x\) +n/a$' ae_table.txt && grep -Eq '^IWAE bound .* +n/a$' ae_table.txt \
     && ok || fail "ae table: $(cat ae_table.txt)"

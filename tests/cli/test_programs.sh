@@ -14,7 +14,7 @@ done
 [ ! -e vae/manifold.png ] && ok || fail "manifold.png written for a 20-d latent"
 grep -q '^epoch 2/2 .*train .*recon .*kl .*test .*z=mu' train.log && ok || fail "epoch line: $(cat train.log)"
 # metrics.csv: a header and one row per epoch, with finite losses
-head -1 vae/metrics.csv | grep -q '^epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,seconds,examples_per_sec$' \
+head -1 vae/metrics.csv | grep -q '^epoch,train_loss,train_recon,train_kl,val_loss,val_recon,val_kl,test_loss,test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,seconds,examples_per_sec,lr$' \
     && ok || fail "metrics header: $(head -1 vae/metrics.csv)"
 [ "$(wc -l <vae/metrics.csv)" -eq 3 ] && ok || fail "metrics rows: $(cat vae/metrics.csv)"
 awk -F, 'NR > 1 && !($2 > 100 && $2 < 600 && $8 > 100 && $8 < 600) { bad = 1 } END { exit bad }' \

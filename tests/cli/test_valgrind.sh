@@ -35,9 +35,19 @@ expect_vg 0 -- "$AEENCODE" --model run/model.safetensors --data "$MNIST/t10k-ima
 expect_vg 0 -- "$AESAMPLE" --model run/model.safetensors --n 16 --out s.png --csv s.csv
 expect_vg 0 -- "$AE_BUILD/aeeval" --model run/model.safetensors --data "$MNIST/t10k-images-idx3-ubyte.gz" \
     --labels "$MNIST/t10k-labels-idx1-ubyte.gz" --limit 200 --iw 2 --json
+# anomaly scores against 100 other images (the first 100 of the test set's second half)
+"$PY" - "$MNIST/t10k-images-idx3-ubyte.gz" <<'PY'
+import gzip, struct, sys
+raw = gzip.open(sys.argv[1]).read()
+open("fit.idx", "wb").write(raw[:4] + struct.pack(">III", 100, 28, 28) + raw[16 + 5000 * 784:16 + 5100 * 784])
+PY
+expect_vg 0 -- "$AE_BUILD/aeeval" --model run/model.safetensors --data "$MNIST/t10k-images-idx3-ubyte.gz" \
+    --limit 100 --iw 2 --no-pca --score iwae-ic --fit-threshold fit.idx --scores sc.csv --per-feature pf.csv
 # error exits free what they allocated too
 expect_vg 2 -- "$AETRAIN" --config "$AE_SOURCE/configs/vae.json" --set model.laten=2
 expect_vg 2 -- "$AETRAIN" --config "$AE_SOURCE/configs/vae.json" --set data.train=\"missing.gz\" --out x
 expect_vg 2 -- "$AEENCODE" --model run/model.safetensors --data "$AE_SOURCE/configs/vae.json"
 expect_vg 2 -- "$AESAMPLE" --model nothere.safetensors
+expect_vg 2 -- "$AE_BUILD/aeeval" --model run/model.safetensors --data "$MNIST/t10k-images-idx3-ubyte.gz" \
+    --limit 10 --fit-threshold missing.idx
 finish

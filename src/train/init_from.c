@@ -45,9 +45,10 @@ static ae_status check_source(const ae_model *src, const ae_config *scfg, const 
         return AE_ERR_INPUT;
     }
     if (src->enc.n != m->enc.n) {
-        ae_error_set(err, "model.init_from %s: the pretrained encoder has %d hidden layers, "
+        ae_error_set(err, "model.init_from %s: the pretrained encoder has %d hidden layer%s, "
                           "model.encoder here %d; give model.encoder and model.latent as in "
-                          "pretraining", path, src->enc.n - 1, m->enc.n - 1);
+                          "pretraining", path, src->enc.n - 1, src->enc.n == 2 ? "" : "s",
+                     m->enc.n - 1);
         return AE_ERR_CONFIG;
     }
     if (scfg->data.scale != cfg->data.scale) {

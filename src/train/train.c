@@ -315,9 +315,6 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
                                  cfg->data.train_limit, &r->train, err);
     if (st != AE_OK)
         return st;
-    if (cfg->data.labeled > 0 && (size_t)cfg->data.labeled < r->train.n &&
-        (st = keep_labeled(&r->train, cfg, err)) != AE_OK)
-        return st;
     if (cfg->data.test[0]) {
         st = ae_load_split(cfg, cfg->data.test, cfg->data.test_labels, cfg->data.test_limit,
                            &r->test, err);
@@ -330,44 +327,6 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
             return AE_ERR_INPUT;
         }
     }
-    size_t n = r->train.n;
-    r->n_val = (size_t)floor(cfg->data.validation * (double)n);
-    r->n_fit = n - r->n_val;
-    if (r->n_fit == 0) {
-        ae_error_set(err, "data.validation=%g leaves no training examples out of %zu",
-                     cfg->data.validation, n);
-        return AE_ERR_CONFIG;
-    }
-    r->base = malloc(n * sizeof(size_t));
-    r->order = malloc(n * sizeof(size_t));
-    r->val_idx = malloc((r->n_val ? r->n_val : 1) * sizeof(size_t));
-    if (!r->base || !r->order || !r->val_idx) {
-        ae_error_set(err, "out of memory for %zu example indices", n);
-        return AE_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        r->base[i] = i;
-    if (r->n_val) {
-        /* A split of its own stream: fixed by the seed, whatever else runs. */
-        ae_rng split;
-        ae_rng_seed_stream(&split, cfg->train.seed, 1);
-        ae_rng_shuffle(&split, r->base, n);
-        memcpy(r->val_idx, r->base + r->n_fit, r->n_val * sizeof(size_t));
-        /* Training rows back in file order, so an epoch's order depends only
-         * on the training generator. */
-        unsigned char *held = calloc(n, 1);
-        if (!held) {
-            ae_error_set(err, "out of memory for %zu example indices", n);
-            return AE_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < r->n_val; i++)
-            held[r->val_idx[i]] = 1;
-        for (size_t i = 0, k = 0; i < n; i++)
-            if (!held[i])
-                r->base[k++] = i;
-        free(held);
-    }
-
     size_t B = (size_t)cfg->train.batch_size;
     st = ae_model_init(&r->model, cfg, r->train.dim, B, err);
     if (st != AE_OK)
@@ -410,6 +369,48 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
     if ((st = ae_model_check_data(&r->model, &r->train, &train_ref, err)) ||
         (r->test.n && (st = ae_model_check_data(&r->model, &r->test, &test_ref, err))))
         return st;
+
+    /* data.labeled after the checks, so their messages count the file's rows */
+    if (cfg->data.labeled > 0 && (size_t)cfg->data.labeled < r->train.n &&
+        (st = keep_labeled(&r->train, cfg, err)) != AE_OK)
+        return st;
+    size_t n = r->train.n;
+    r->n_val = (size_t)floor(cfg->data.validation * (double)n);
+    r->n_fit = n - r->n_val;
+    if (r->n_fit == 0) {
+        ae_error_set(err, "data.validation=%g leaves no training examples out of %zu",
+                     cfg->data.validation, n);
+        return AE_ERR_CONFIG;
+    }
+    r->base = malloc(n * sizeof(size_t));
+    r->order = malloc(n * sizeof(size_t));
+    r->val_idx = malloc((r->n_val ? r->n_val : 1) * sizeof(size_t));
+    if (!r->base || !r->order || !r->val_idx) {
+        ae_error_set(err, "out of memory for %zu example indices", n);
+        return AE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        r->base[i] = i;
+    if (r->n_val) {
+        /* A split of its own stream: fixed by the seed, whatever else runs. */
+        ae_rng split;
+        ae_rng_seed_stream(&split, cfg->train.seed, 1);
+        ae_rng_shuffle(&split, r->base, n);
+        memcpy(r->val_idx, r->base + r->n_fit, r->n_val * sizeof(size_t));
+        /* Training rows back in file order, so an epoch's order depends only
+         * on the training generator. */
+        unsigned char *held = calloc(n, 1);
+        if (!held) {
+            ae_error_set(err, "out of memory for %zu example indices", n);
+            return AE_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < r->n_val; i++)
+            held[r->val_idx[i]] = 1;
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (!held[i])
+                r->base[k++] = i;
+        free(held);
+    }
 
     if (resume_path) {
         ae_checkpoint ck;

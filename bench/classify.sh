@@ -17,11 +17,16 @@
 #     model.init_from, the head alone for the first tenth of the epochs
 #     (train.freeze_encoder_epochs), then the whole network,
 # and the accuracy on the 10,000 test images is measured (aepredict for
-# the networks).  The networks train for about --steps Adam steps (lr 1e-3)
-# whatever N is: batch min(64, N), epochs ceil(steps * batch / N), at least 5;
-# no early stopping (there is no labelled validation set to stop on with 100
-# labels).  Prints the per-run rows, then mean and standard deviation over
-# the seeds as a markdown table.  Needs python3-sklearn.
+# the networks).  The networks train for about --steps Adam steps (lr 1e-3,
+# batch 64) whatever N is: their training file holds the N examples
+# repeated ceil(6400 / N) times (so that an aetrain epoch, with its metrics
+# row, is at least 100 steps; it visits each example that many times in a
+# shuffled order), for ceil(steps * 64 / rows) epochs, at least 5; no early
+# stopping (there is no labelled validation set to stop on with 100
+# labels).  With --out DIR, a finished pretraining of the same length in
+# DIR/pretrain is reused (it is deterministic: the same bits again).  Prints
+# the per-run rows, then mean and standard deviation over the seeds as a
+# markdown table.  Needs python3-sklearn.
 set -euo pipefail
 labels="100 1000 10000 60000" seeds="100:3 1000:3 10000:3 60000:2"
 pre_epochs=10 steps=2000 threads=2 outdir=""
@@ -53,12 +58,17 @@ seeds_for() { # the seed count of N in --seeds (1 when not given)
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $threads threads; $("$B/aetrain" --version)"
 echo "pretraining: configs/dae-masking.json, $pre_epochs epochs on the 60,000 training images (no labels); networks: about $steps steps"
-t0=$(date +%s.%N)
-"$B/aetrain" --config "$root/configs/dae-masking.json" --set data.train="$M/train-images-idx3-ubyte.gz" \
-    --set data.train_labels= --set data.test= --set data.test_labels= --epochs "$pre_epochs" \
-    --out "$out/pretrain" "${quiet[@]}"
-echo "pretraining took $(since "$t0") s"
 pre=$out/pretrain/model.safetensors
+last=$(awk -F, 'NR > 1 { e = $1 } END { print e }' "$out/pretrain/metrics.csv" 2>/dev/null || true)
+if [[ -f $pre && $last == "$pre_epochs" ]]; then
+    echo "pretraining: reusing $pre ($pre_epochs epochs)"
+else
+    t0=$(date +%s.%N)
+    "$B/aetrain" --config "$root/configs/dae-masking.json" --set data.train="$M/train-images-idx3-ubyte.gz" \
+        --set data.train_labels= --set data.test= --set data.test_labels= --epochs "$pre_epochs" \
+        --out "$out/pretrain" "${quiet[@]}"
+    echo "pretraining took $(since "$t0") s"
+fi
 "$B/aeencode" --model "$pre" --data "$M/t10k-images-idx3-ubyte.gz" --out "$out/test-codes.npy" --threads "$threads"
 
 results=$out/results.tsv
@@ -68,8 +78,8 @@ network() { # NAME N SEED EPOCHS BATCH [aetrain options...]
     local name=$1 n=$2 s=$3 e=$4 b=$5 t1 acc
     shift 5
     t1=$(date +%s.%N)
-    "$B/aetrain" --config "$root/configs/classifier.json" --set data.train="$sub-images.idx" \
-        --set data.train_labels="$sub-labels.idx" --set data.test= --set data.test_labels= \
+    "$B/aetrain" --config "$root/configs/classifier.json" --set data.train="$sub-train-images.idx" \
+        --set data.train_labels="$sub-train-labels.idx" --set data.test= --set data.test_labels= \
         --set data.labeled=0 --set train.batch_size="$b" --epochs "$e" --seed "$s" \
         --out "$out/$name-$n-$s" "${quiet[@]}" "$@"
     "$B/aepredict" --model "$out/$name-$n-$s/model.safetensors" --data "$M/t10k-images-idx3-ubyte.gz" \
@@ -107,6 +117,9 @@ xte, yte = idx(m + "/t10k-images-idx3-ubyte.gz"), idx(m + "/t10k-labels-idx1-uby
 pick = np.sort(np.random.default_rng(seed).choice(len(ytr), size=n, replace=False))
 write_idx(sub + "-images.idx", xtr[pick])
 write_idx(sub + "-labels.idx", ytr[pick])
+reps = -(-6400 // n)  # the networks' training file: the subset repeated
+write_idx(sub + "-train-images.idx", np.tile(xtr[pick], (reps, 1, 1)))
+write_idx(sub + "-train-labels.idx", np.tile(ytr[pick], reps))
 
 def fit(name, a, b):
     t = time.perf_counter()
@@ -123,8 +136,8 @@ extra = time.perf_counter() - t  # encoding counts in the probe's time
 sc = StandardScaler().fit(np.load(sub + "-codes.npy"))
 fit("linear_probe", sc.transform(np.load(sub + "-codes.npy")), sc.transform(np.load(test_codes)))
 PY
-        b=$((n < 64 ? n : 64))
-        e=$(( (steps * b + n - 1) / n ))
+        b=64 rows=$(( n * ((6400 + n - 1) / n) ))
+        e=$(( (steps * b + rows - 1) / rows ))
         ((e >= 5)) || e=5
         network mlp_scratch "$n" "$s" "$e" "$b" --set model.init_from=
         network fine_tuned "$n" "$s" "$e" "$b" --set model.init_from="$pre" \

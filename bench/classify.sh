@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/classify.sh [--labels "100 1000 10000 60000"] [--seeds "100:3 1000:3 10000:3 60000:2"]
-#                   [--pretrain-epochs 10] [--steps 2000] [--threads T] [--out DIR]
+# bench/classify.sh [--labels "100 1000 10000 60000"] [--seeds "100:3 1000:3 10000:2 60000:1"]
+#                   [--pretrain-epochs 10] [--steps 2000] [--finetune-lr LR] [--threads T] [--out DIR]
 #
 # Few labels, with and without pretraining (docs/classify.md).  One
 # autoencoder is pretrained without labels on all 60,000 MNIST training
@@ -10,12 +10,14 @@
 # training images (numpy, seed s; the same subset for every method) trains
 #   - logistic regression on the pixels (scikit-learn, lbfgs, C = 1),
 #   - the same MLP from scratch: configs/classifier.json without init_from
-#     (784-400-64-softmax(10), the pretrained model's encoder shape),
+#     and with no frozen epochs (784-400-64-softmax(10), the pretrained
+#     model's encoder shape),
 #   - a linear probe: scikit-learn logistic regression on the frozen codes
 #     aeencode gives of the pretrained model (standardised),
 #   - the pretrained encoder fine-tuned: configs/classifier.json with
 #     model.init_from, the head alone for the first tenth of the epochs
-#     (train.freeze_encoder_epochs), then the whole network,
+#     (train.freeze_encoder_epochs), then the whole network, with the
+#     learning rate --finetune-lr (default 1e-3, the from-scratch one),
 # and the accuracy on the 10,000 test images is measured (aepredict for
 # the networks).  The networks train for about --steps Adam steps (lr 1e-3,
 # batch 64) whatever N is: their training file holds the N examples
@@ -28,14 +30,15 @@
 # the per-run rows, then mean and standard deviation over the seeds as a
 # markdown table.  Needs python3-sklearn.
 set -euo pipefail
-labels="100 1000 10000 60000" seeds="100:3 1000:3 10000:3 60000:2"
-pre_epochs=10 steps=2000 threads=2 outdir=""
+labels="100 1000 10000 60000" seeds="100:3 1000:3 10000:2 60000:1"
+pre_epochs=10 steps=2000 ft_lr=0.001 threads=2 outdir=""
 while (($#)); do
     case $1 in
     --labels) labels=$2; shift 2 ;;
     --seeds) seeds=$2; shift 2 ;;
     --pretrain-epochs) pre_epochs=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
+    --finetune-lr) ft_lr=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --out) outdir=$2; shift 2 ;;
     *) echo "bench/classify.sh: unknown option $1" >&2; exit 2 ;;
@@ -57,7 +60,7 @@ seeds_for() { # the seed count of N in --seeds (1 when not given)
 }
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $threads threads; $("$B/aetrain" --version)"
-echo "pretraining: configs/dae-masking.json, $pre_epochs epochs on the 60,000 training images (no labels); networks: about $steps steps"
+echo "pretraining: configs/dae-masking.json, $pre_epochs epochs on the 60,000 training images (no labels); networks: about $steps steps; fine-tuning lr $ft_lr"
 pre=$out/pretrain/model.safetensors
 last=$(awk -F, 'NR > 1 { e = $1 } END { print e }' "$out/pretrain/metrics.csv" 2>/dev/null || true)
 if [[ -f $pre && $last == "$pre_epochs" ]]; then
@@ -139,9 +142,9 @@ PY
         b=64 rows=$(( n * ((6400 + n - 1) / n) ))
         e=$(( (steps * b + rows - 1) / rows ))
         ((e >= 5)) || e=5
-        network mlp_scratch "$n" "$s" "$e" "$b" --set model.init_from=
+        network mlp_scratch "$n" "$s" "$e" "$b" --set model.init_from= --set train.freeze_encoder_epochs=0
         network fine_tuned "$n" "$s" "$e" "$b" --set model.init_from="$pre" \
-            --set train.freeze_encoder_epochs=$(( (e + 9) / 10 ))
+            --set train.freeze_encoder_epochs=$(( (e + 9) / 10 )) --set train.lr="$ft_lr"
     done
 done
 

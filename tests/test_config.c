@@ -120,6 +120,8 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert(a->data.validation == b->data.validation);
     ck_assert_int_eq(a->data.train_limit, b->data.train_limit);
     ck_assert_int_eq(a->data.test_limit, b->data.test_limit);
+    ck_assert_int_eq(a->data.labeled, b->data.labeled);
+    ck_assert_str_eq(a->model.init_from, b->model.init_from);
     ck_assert_int_eq(a->data.allow_missing, b->data.allow_missing);
     ck_assert_int_eq(a->data.n_csv_missing, b->data.n_csv_missing);
     for (int k = 0; k < a->data.n_csv_missing; k++)
@@ -151,6 +153,7 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert(a->train.early_stop_min_delta == b->train.early_stop_min_delta);
     ck_assert(a->train.clip_grad_norm == b->train.clip_grad_norm);
     ck_assert_int_eq(a->output.keep_best, b->output.keep_best);
+    ck_assert_int_eq(a->train.freeze_encoder_epochs, b->train.freeze_encoder_epochs);
 
     ck_assert_str_eq(a->output.dir, b->output.dir);
     ck_assert_int_eq(a->output.checkpoint_every, b->output.checkpoint_every);
@@ -410,7 +413,7 @@ START_TEST(test_unknown_keys)
                 "did you mean model?");
     parse_fails("{\"model\": {\"laten\": 2}, \"data\": {\"train\": \"t\"}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: model.laten: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples, init_from); did you mean latent?");
     parse_fails("{\"data\": {\"train\": \"t\", \"csv\": {\"headr\": true}}}", NULL, 0, AE_ERR_CONFIG,
                 "spec.json: data.csv.headr: unknown key (known keys: label_column, header, missing); "
                 "did you mean header?");
@@ -496,7 +499,7 @@ START_TEST(test_range_errors)
         {"train", "\"kl_warmup_epochs\": -2", "train.kl_warmup_epochs: expected a number >= 0, got -2"},
         {"train", "\"optimizer\": \"adamw\"", "train.optimizer: expected one of adam, sgd, got \"adamw\""},
         {"model", "\"beta\": -0.5", "model.beta: expected a number >= 0, got -0.5"},
-        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, iwae, got \"gan\""},
+        {"model", "\"type\": \"gan\"", "model.type: expected one of ae, vae, cvae, hvae, iwae, classifier, got \"gan\""},
         {"model", "\"likelihood\": null", "model.likelihood: expected one of bernoulli, gaussian, continuous_bernoulli, gaussian_learned, got null"},
         {"model", "\"init\": \"kaiming\"", "model.init: expected one of auto, he, glorot, pytorch, got \"kaiming\""},
         {"data", "\"validation\": 1", "data.validation: expected a number in [0, 1), got 1"},
@@ -587,7 +590,7 @@ START_TEST(test_override_errors)
     const char *f[] = {"model.laten=2"};
     parse_fails(MIN, f, 1, AE_ERR_CONFIG,
                 "--set model.laten=2: unknown key (known keys: type, encoder, decoder, latent, "
-                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples); did you mean latent?");
+                "activation, likelihood, beta, init, hidden2, classes, code_activation, tied, missing_indicators, noise, sparsity, contractive, contractive_samples, gaussian_std, iw_samples, init_from); did you mean latent?");
     const char *g[] = {"modle.latent=2"};
     parse_fails_prefix(MIN, g, 1, AE_ERR_CONFIG, "--set modle.latent=2: modle: unknown key");
     const char *h[] = {"model.encoder=[400,-3]"};
@@ -688,6 +691,26 @@ START_TEST(test_variants)
     a = parse_ok(MIN, pre, N(pre));
     ck_assert_int_eq(a.train.pretrain_epochs, 2);
     check_round_trip(&a);
+    /* a classifier: no decoder or likelihood in its resolved spec, and the
+     * keys of pretraining and few labels (a path with a number in it stays
+     * a string) */
+    const char *cls[] = {"model.type=classifier", "model.classes=10",
+                         "model.init_from=runs/ae/model.safetensors", "model.code_activation=tanh",
+                         "data.labeled=100", "train.freeze_encoder_epochs=3"};
+    a = parse_ok(MIN, cls, N(cls));
+    ck_assert_int_eq(a.model.type, AE_MODEL_CLASSIFIER);
+    ck_assert_str_eq(a.model.init_from, "runs/ae/model.safetensors");
+    ck_assert_int_eq(a.data.labeled, 100);
+    ck_assert_int_eq(a.train.freeze_encoder_epochs, 3);
+    check_round_trip(&a);
+    char *j = ae_config_to_json(&a);
+    ck_assert_ptr_null(strstr(j, "\"decoder\""));
+    ck_assert_ptr_null(strstr(j, "\"likelihood\""));
+    free(j);
+    const char *num[] = {"model.type=classifier", "model.classes=2", "model.init_from=2024"};
+    a = parse_ok(MIN, num, N(num));
+    ck_assert_str_eq(a.model.init_from, "2024");
+    check_round_trip(&a);
 }
 END_TEST
 
@@ -756,6 +779,34 @@ START_TEST(test_variant_errors)
     combo_fails(gs2, 2, "--set model.gaussian_std=0: expected a number > 0, got 0");
     const char *gs3[] = {"model.likelihood=gaussian", "model.gaussian_std=1e9"};
     combo_fails(gs3, 2, "model.gaussian_std");
+    const char *c1[] = {"model.type=classifier"};
+    combo_fails(c1, 1, "spec.json: model.classes: required for model.type classifier");
+    const char *c2[] = {"model.type=classifier", "model.classes=1"};
+    combo_fails(c2, 2, "spec.json: model.classes: required for model.type classifier: the number "
+                       "of label values (at least 2)");
+    const char *c3[] = {"model.type=classifier", "model.classes=10", "model.decoder=[100]"};
+    combo_fails(c3, 3, "--set model.decoder=[100]: not used by model.type classifier (it has no "
+                       "decoder");
+    const char *c4[] = {"model.type=classifier", "model.classes=10", "model.likelihood=gaussian"};
+    combo_fails(c4, 3, "model.likelihood=gaussian: not used by model.type classifier");
+    const char *c5[] = {"model.type=classifier", "model.classes=10", "model.tied=true"};
+    combo_fails(c5, 3, "model.tied=true: not used by model.type classifier");
+    const char *c6[] = {"model.type=ae", "model.init_from=x.safetensors"};
+    combo_fails(c6, 2, "spec.json: model.init_from: only used by model.type classifier (this is ae)");
+    const char *c7[] = {"data.labeled=100"};
+    combo_fails(c7, 1, "spec.json: data.labeled: only used by model.type classifier (this is vae)");
+    const char *c8[] = {"model.type=ae", "train.freeze_encoder_epochs=2"};
+    combo_fails(c8, 2, "spec.json: train.freeze_encoder_epochs: only used by model.type classifier");
+    const char *c9[] = {"model.type=classifier", "model.classes=10", "data.labeled=-5"};
+    combo_fails(c9, 3, "data.labeled=-5: expected");
+    const char *c10[] = {"model.type=classifier", "model.classes=10",
+                         "train.freeze_encoder_epochs=1.5"};
+    combo_fails(c10, 3, "train.freeze_encoder_epochs=1.5: expected");
+    const char *c11[] = {"model.type=classifier", "model.classes=10",
+                         "model.sparsity={\"type\": \"l1\", \"weight\": 1}"};
+    combo_fails(c11, 3, "spec.json: model.sparsity: only for model.type ae (this is classifier)");
+    const char *c12[] = {"model.type=classifier", "model.classes=10", "train.pretrain={\"epochs\": 1}"};
+    combo_fails(c12, 3, "train.pretrain: greedy layer-wise pretraining is for model.type ae");
     const char *gl1[] = {"model.type=ae", "model.encoder=[300, 100]", "model.tied=true",
                          "model.likelihood=gaussian_learned"};
     combo_fails(gl1, 4, "model.tied: does not combine with model.likelihood gaussian_learned");

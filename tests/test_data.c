@@ -222,6 +222,22 @@ START_TEST(test_idx_f32)
     ae_dataset_truncate(&ds, 2);
     ck_assert_uint_eq(ds.n, 2);
     ae_dataset_free(&ds);
+    /* a subset of a mapped file (data.labeled): rows 2 and 0, in memory now,
+     * still big-endian, the same values once gathered */
+    load_ok(&ds, path, NULL);
+    int32_t lab[3] = {7, 8, 9};
+    ds.labels = malloc(sizeof lab);
+    memcpy(ds.labels, lab, sizeof lab);
+    const size_t keep[2] = {2, 0};
+    ck_assert_int_eq(ae_dataset_subset(&ds, keep, 2, NULL), AE_OK);
+    ck_assert_uint_eq(ds.n, 2);
+    ck_assert_ptr_null(ds.map);
+    ck_assert_int_eq(ds.dtype, AE_DTYPE_F32BE);
+    ck_assert_int_eq(ds.labels[0], 9);
+    ck_assert_int_eq(ds.labels[1], 7);
+    ae_batch_gather(&ds, NULL, 0, 2, one, zero, AE_BIN_NONE, NULL, got);
+    ck_assert(got[0] == want[4] && got[1] == want[5] && got[2] == want[0] && got[3] == want[1]);
+    ae_dataset_free(&ds);
 }
 END_TEST
 

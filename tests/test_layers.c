@@ -178,6 +178,54 @@ START_TEST(continuous_bernoulli_gradient)
 }
 END_TEST
 
+/* Softmax cross-entropy: the gradient by central differences, the
+ * probabilities sum to 1, a known value, huge logits stay finite, and the
+ * count of rows predicted right. */
+START_TEST(softmax_xent_gradient_and_values)
+{
+    enum { B = 3, C = 4 };
+    float l[B * C], d[B * C], p[B * C];
+    const int32_t y[B] = {2, 0, 3};
+    for (int i = 0; i < B * C; i++)
+        l[i] = 0.37f * (float)(i % 5) - 0.6f + 0.05f * (float)i;
+    double per[B];
+    size_t right;
+    double total = ae_softmax_xent(B, C, l, y, 1.0f, d, per, p, &right);
+    ck_assert_double_eq_tol(total, per[0] + per[1] + per[2], 1e-9);
+    for (int i = 0; i < B * C; i++) {
+        float keep = l[i];
+        l[i] = keep + FD_H;
+        double up = ae_softmax_xent(B, C, l, y, 1.0f, NULL, NULL, NULL, NULL);
+        l[i] = keep - FD_H;
+        double down = ae_softmax_xent(B, C, l, y, 1.0f, NULL, NULL, NULL, NULL);
+        l[i] = keep;
+        tu_check_close(d[i], (up - down) / (2 * FD_H), "softmax xent", i);
+    }
+    size_t expect = 0;
+    for (int r = 0; r < B; r++) {
+        double sum = 0;
+        int best = 0;
+        for (int k = 0; k < C; k++) {
+            sum += p[r * C + k];
+            best = l[r * C + k] > l[r * C + best] ? k : best;
+        }
+        ck_assert_double_eq_tol(sum, 1.0, 1e-6);
+        expect += best == y[r];
+    }
+    ck_assert_uint_eq(right, expect);
+    /* equal logits: log C */
+    float flat[C] = {5, 5, 5, 5};
+    const int32_t y0 = 1;
+    ck_assert_double_eq_tol(ae_softmax_xent(1, C, flat, &y0, 1.0f, NULL, NULL, NULL, NULL),
+                            log((double)C), 1e-6);
+    /* logits far beyond exp's range: the label's is the largest, loss ~0 */
+    float big[C] = {1e30f, -1e30f, 3e4f, 0};
+    const int32_t yb = 0;
+    double v = ae_softmax_xent(1, C, big, &yb, 1.0f, NULL, NULL, NULL, NULL);
+    ck_assert(isfinite(v) && v < 1e-6);
+}
+END_TEST
+
 /* The density integrates to 1 and its mean is what ae_continuous_bernoulli_mean
  * says, for logits on both sides of the series threshold (midpoint rule in
  * double over x in [0, 1]). */
@@ -459,6 +507,7 @@ static Suite *suite(void)
     tcase_add_test(t, bernoulli_known_values);
     tcase_add_test(t, gaussian_known_value);
     tcase_add_test(t, kl_gradient_and_value);
+    tcase_add_test(t, softmax_xent_gradient_and_values);
     suite_add_tcase(s, t);
     return s;
 }

@@ -24,7 +24,7 @@ static double model_loss(ae_model *m, size_t B, const float *x, float beta)
     ae_rng rng;
     ae_rng_seed(&rng, 1234);
     ae_loss l;
-    ae_model_forward(m, B, x, x, m->classes ? LABELS : NULL, &rng, beta, &l);
+    ae_model_forward(m, B, x, x, ae_model_takes_labels(m) ? LABELS : NULL, &rng, beta, &l);
     return l.loss * (double)B; /* sum over the batch: larger, better-scaled differences */
 }
 
@@ -160,6 +160,57 @@ START_TEST(model_cvae)
 }
 END_TEST
 
+/* The classifier: the cross-entropy's gradient through the head and the
+ * encoder (every code activation), the named tensors, the probabilities of
+ * predict, and a frozen encoder: no gradient reaches it, the head's is the
+ * same. */
+START_TEST(model_classifier)
+{
+    const ae_activation acts[] = {AE_ACT_LINEAR, AE_ACT_TANH, AE_ACT_RELU, AE_ACT_SIGMOID};
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        ae_config c = small_config(AE_MODEL_CLASSIFIER, AE_LIK_BERNOULLI, AE_ACT_ELU);
+        c.model.classes = 3;
+        c.model.code_activation = acts[k];
+        check_model_cfg(&c, "classifier");
+    }
+    enum { B = 3, D = 6 };
+    ae_config c = small_config(AE_MODEL_CLASSIFIER, AE_LIK_BERNOULLI, AE_ACT_TANH);
+    c.model.classes = 3;
+    ae_model m;
+    ck_assert_int_eq(ae_model_init(&m, &c, D, B, NULL), AE_OK);
+    ae_param_view v[AE_MAX_PARAM_VIEWS];
+    size_t n = ae_model_param_views(&m, v, AE_MAX_PARAM_VIEWS);
+    ck_assert_uint_eq(n, 8); /* encoder.0-2 and head.0, weight and bias each */
+    ck_assert_str_eq(v[4].name, "encoder.2.weight");
+    ck_assert_uint_eq(v[4].rows, 3);
+    ck_assert_str_eq(v[6].name, "head.0.weight");
+    ck_assert_uint_eq(v[6].rows, 3);
+    ck_assert_uint_eq(v[6].cols, 3);
+    ae_rng r;
+    ae_rng_seed(&r, 5);
+    tu_fill_uniform(&r, m.params, m.n_params, -0.8f, 0.8f);
+    float x[B * D], p[B * 3];
+    tu_fill_uniform(&r, x, B * D, 0, 1);
+    ae_model_predict(&m, B, x, p);
+    for (int i = 0; i < B; i++)
+        ck_assert_double_eq_tol(p[3 * i] + p[3 * i + 1] + p[3 * i + 2], 1.0, 1e-6);
+    float *whole = malloc(m.n_params * sizeof(float));
+    model_loss(&m, B, x, 1.0f);
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    ae_model_backward(&m, 1.0f);
+    memcpy(whole, m.grads, m.n_params * sizeof(float));
+    m.frozen_encoder = true;
+    model_loss(&m, B, x, 1.0f);
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    ae_model_backward(&m, 1.0f);
+    size_t head = v[6].offset;
+    for (size_t i = 0; i < m.n_params; i++)
+        ck_assert_float_eq(m.grads[i], i < head ? 0.0f : whole[i]);
+    free(whole);
+    ae_model_free(&m);
+}
+END_TEST
+
 START_TEST(model_hvae)
 {
     ae_config c = small_config(AE_MODEL_HVAE, AE_LIK_BERNOULLI, AE_ACT_TANH);
@@ -251,7 +302,7 @@ START_TEST(family_table)
         ck_assert_int_eq(ae_family_find(f->name), t);
         ck_assert_str_eq(ae_model_type_name((ae_model_type)t), f->name);
         ae_config c = small_config((ae_model_type)t, AE_LIK_BERNOULLI, AE_ACT_RELU);
-        c.model.classes = f->conditional ? 3 : 0;
+        c.model.classes = f->conditional || f->classifier ? 3 : 0;
         c.model.latent2 = f->hierarchical ? 2 : 0;
         ae_model m;
         ck_assert_int_eq(ae_model_init(&m, &c, 6, 4, NULL), AE_OK);
@@ -542,6 +593,7 @@ static Suite *suite(void)
     tcase_add_test(f, param_views_cover_block);
     tcase_add_test(f, iwae_loss_is_the_iw_bound);
     tcase_add_test(f, family_table);
+    tcase_add_test(f, model_classifier);
     suite_add_tcase(s, f);
     return s;
 }

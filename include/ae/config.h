@@ -28,6 +28,7 @@ typedef enum {
     AE_MODEL_CVAE,
     AE_MODEL_HVAE,
     AE_MODEL_IWAE,
+    AE_MODEL_CLASSIFIER,
     AE_MODEL_COUNT
 } ae_model_type;
 typedef enum { AE_SPARSE_NONE, AE_SPARSE_L1, AE_SPARSE_KL, AE_SPARSE_TOPK } ae_sparsity;
@@ -58,7 +59,8 @@ typedef enum {
 
 typedef struct {
     struct {
-        ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae" | "iwae"; default "vae" */
+        ae_model_type type;            /* "ae" | "vae" | "cvae" | "hvae" | "iwae" | "classifier";
+                                        * default "vae" */
         int n_encoder;                 /* number of hidden encoder layers */
         int encoder[AE_MAX_LAYERS];    /* widths; default [400] */
         int n_decoder;
@@ -67,8 +69,13 @@ typedef struct {
         int latent2;                   /* hvae: z2 (model.latent [z1, z2]); else 0 */
         int n_hidden2;
         int hidden2[AE_MAX_LAYERS];    /* hvae: widths of q(z2|z1) and p(z1|z2); default [256] */
-        int classes;                   /* cvae: number of label values; else 0 */
-        ae_activation code_activation; /* ae: activation of the code layer; default linear */
+        int classes;                   /* cvae, classifier: number of label values; else 0 */
+        ae_activation code_activation; /* ae, classifier: activation of the code layer;
+                                        * default linear */
+        /* classifier: a checkpoint of a trained ae/vae/hvae/iwae whose
+         * encoder (hidden layers and code layer; a VAE's mu head) and data
+         * scaling start the classifier; "" = none (random weights) */
+        char init_from[AE_PATH_LEN];
         bool tied;                     /* decoder weights = transposed encoder weights */
         bool missing_indicators;       /* the encoder also sees a 0/1 missing mask per feature */
         ae_noise_spec noise;           /* default none */
@@ -104,6 +111,8 @@ typedef struct {
         double validation;              /* fraction in [0, 1); default 0 */
         long train_limit;               /* use the first N training examples; 0 = all */
         long test_limit;                /* likewise for the test set */
+        long labeled;                   /* classifier: train on a random subset of this many
+                                         * training examples (train.seed); 0 = all */
     } data;
     struct {
         int epochs;                 /* default 10 */
@@ -135,6 +144,7 @@ typedef struct {
         int early_stop_patience;    /* train.early_stopping.patience: 0 = off */
         double early_stop_min_delta;/* train.early_stopping.min_delta: default 0 */
         double clip_grad_norm;      /* global L2 norm of the gradient; 0 = off */
+        int freeze_encoder_epochs;  /* classifier: the first N epochs train the head only */
     } train;
     struct {
         char dir[AE_PATH_LEN];      /* default "runs/<config file stem>" */
@@ -176,5 +186,6 @@ ae_optim_settings ae_config_optim(const ae_config *c);
 /* Names of enum values as they appear in the JSON ("relu", "bernoulli", ...). */
 const char *ae_activation_name(ae_activation a);
 const char *ae_model_type_name(ae_model_type t);
+const char *ae_scale_name(ae_scale s);
 
 #endif

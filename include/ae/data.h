@@ -85,6 +85,10 @@ ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_
 /* Keeps only the first n examples (no-op when n == 0 or n >= ds->n). */
 void ae_dataset_truncate(ae_dataset *ds, size_t n);
 
+/* Keeps only rows idx[0..n) (each < ds->n), in that order, copied into
+ * memory (a mapped dataset's map is released).  On failure ds is as it was. */
+ae_status ae_dataset_subset(ae_dataset *ds, const size_t *idx, size_t n, ae_error *err);
+
 void ae_dataset_free(ae_dataset *ds);
 
 /* The raw bytes of one example (dim elements of ds->dtype), valid until

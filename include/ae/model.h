@@ -9,6 +9,9 @@
  *         z1 -> dec
  *   iwae  the vae's networks, trained on the importance-weighted bound of K
  *         samples of z per example (Burda et al. 2016)
+ *   classifier  x -> enc -> code [B x L] (model.code_activation) -> head ->
+ *         softmax over model.classes; the loss is the cross-entropy of the
+ *         label (reported as recon), no decoder; `dec` holds the head
  * Each family is one file of src/model/ behind the table of families.c;
  * code outside src/model/ asks the family (its traits below and the
  * ae_model_* calls), never the type.
@@ -46,6 +49,8 @@ typedef struct {
     double reg;    /* sparsity and contractive penalties, per example */
     double iw;     /* iwae: what importance weighting takes off the loss,
                     * loss - (recon + beta * kl + reg) <= 0; else 0 */
+    double accuracy; /* classifier: share of the batch whose most probable class is its
+                      * label; else 0 */
 } ae_loss;
 
 /* What a family is, for the code that uses models. */
@@ -58,6 +63,9 @@ typedef struct ae_family {
     bool code_regularisers;  /* takes model.sparsity, model.contractive, code_activation */
     bool importance_weighted;/* trains on the IWAE bound (model.iw_samples) */
     bool can_tie;            /* takes model.tied */
+    bool classifier;         /* predicts the label (model.classes) with a softmax head on
+                              * the code: no decoder, nothing to reconstruct or sample;
+                              * ae_model_predict gives the class probabilities */
     const struct ae_family_ops *ops; /* the passes: src/model/family.h */
 } ae_family;
 
@@ -76,7 +84,10 @@ typedef struct ae_model {
     size_t input_dim;            /* D */
     size_t latent;               /* L (z1 for an hvae) */
     size_t latent2;              /* hvae: z2 */
-    size_t classes;              /* cvae: label values */
+    size_t classes;              /* cvae: label values (an input of the stacks) */
+    size_t label_classes;        /* classifier: label values it predicts; else 0 */
+    bool frozen_encoder;         /* classifier: backward and the update stop at the head
+                                  * (train.freeze_encoder_epochs) */
     size_t img_h, img_w;         /* picture shape of one example, 0 when unknown */
     size_t iw_samples;           /* iwae: K samples per example in training; else 1 */
 
@@ -139,6 +150,13 @@ typedef struct ae_model {
 /* The model's family. */
 static inline const ae_family *ae_model_family(const ae_model *m) { return m->family; }
 
+/* The forward pass takes each example's label: as an input (a conditional
+ * family) or as the target (a classifier). */
+static inline bool ae_model_takes_labels(const ae_model *m)
+{
+    return m->classes || m->label_classes;
+}
+
 /* Sets how many threads the numerics (BLAS) use; n <= 0 means the
  * OPENBLAS_NUM_THREADS environment variable when set, else all cores.
  * Returns the count in effect. */
@@ -171,6 +189,12 @@ void ae_model_set_part(ae_model *m, size_t first, size_t total);
  * for the last forward. */
 void ae_model_backward(ae_model *m, float kl_weight);
 
+/* One optimizer step with the gradients of the last backward (summed over
+ * ranks): ae_optim_step, or while the encoder is frozen the head's
+ * parameters alone (the encoder's weights, moments and gradients stay as
+ * they are). */
+void ae_model_step(ae_model *m, ae_optim *o);
+
 /* Backward and an optimizer step in one pass: each layer's parameters are
  * updated as soon as its gradients are complete (a tied weight after its
  * last use), while they are still in cache.  Same bits as
@@ -183,8 +207,13 @@ void ae_model_encode(ae_model *m, size_t B, const float *x, const int32_t *label
                      float *logvar);
 
 /* Decoded means [B x D] of codes z [B x L]: sigmoid(logits) for Bernoulli,
- * the output for Gaussian.  labels: cvae only. */
+ * the output for Gaussian.  labels: cvae only.  Not for a classifier (no
+ * decoder: the programs refuse one). */
 void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *labels, float *out);
+
+/* A classifier's class probabilities p [B x label_classes] (each row sums
+ * to 1) for B <= max_batch rows of scaled input x. */
+void ae_model_predict(ae_model *m, size_t B, const float *x, float *p);
 
 /* Importance sampling (the IWAE bound, eval): K draws z ~ q(z|x) for each
  * of B <= max_batch examples, each row's log-weight
@@ -220,7 +249,8 @@ typedef struct {
 } ae_data_ref;
 
 /* The one check that ds fits m: its width, the labels of a conditional
- * family (every example's in [0, classes)), and the values a unit-range
+ * family (required) or a classifier (optional: the trainer requires them;
+ * every example's in [0, model.classes) when present), and the values a unit-range
  * likelihood needs (after the model's scaling).  Messages name the key and
  * the file (AE_ERR_INPUT). */
 ae_status ae_model_check_data(const ae_model *m, const ae_dataset *ds, const ae_data_ref *ref,

@@ -23,4 +23,9 @@
     "test_recon,test_kl,test_loss_mu,train_reg,test_reg,train_kl_z2,test_kl_z2,beta,"    \
     "seconds,examples_per_sec,lr"
 
+/* a classifier's metrics.csv adds these, after the columns above (the share
+ * of examples whose most probable class is the label; test_accuracy empty
+ * without a test set) */
+#define AE_RUN_METRICS_ACCURACY "train_accuracy,test_accuracy"
+
 #endif

@@ -49,6 +49,9 @@ typedef struct {
     double train_kl2, test_kl2;            /* hvae: the KL of z2 (part of *_kl) */
     double seconds, examples_per_sec;      /* training part of the epoch */
     double lr;                             /* the learning rate of the epoch */
+    int has_accuracy;                      /* a classifier: */
+    double train_accuracy;                 /* on the training rows at the epoch's end */
+    double test_accuracy;                  /* on the test set (with has_test) */
     const char *checkpoint;                /* written this epoch, or NULL */
     const char *best;                      /* best.safetensors written this epoch, or NULL */
     /* early stopping ended the run after this epoch: the validation loss

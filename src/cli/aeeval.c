@@ -666,7 +666,8 @@ int main(int argc, char **argv)
     if (st != AE_OK)
         return cli_fail(st, &err);
     ae_threads_set((int)a.threads);
-    if ((rc = cli_select_precision(a.precision, &cfg)) != 0 || (rc = check_score(&a, &m)) != 0)
+    if ((rc = cli_check_classifier(&m, a.model, false)) != 0 ||
+        (rc = cli_select_precision(a.precision, &cfg)) != 0 || (rc = check_score(&a, &m)) != 0)
         goto out;
     rc = -1;
     if ((rc = load(&cfg, &m, "--data", a.data, a.labels, a.limit, &ds)) >= 0)

@@ -75,6 +75,11 @@ int main(int argc, char **argv)
     ae_status st = ae_checkpoint_load_model(model_path, 1, &cfg, &m, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
+    int rc = cli_check_classifier(&m, model_path, false);
+    if (rc != 0) { /* its head is no decoder: exporting a classifier is not done yet */
+        ae_model_free(&m);
+        return rc;
+    }
     if (enc_path)
         st = ae_onnx_write_encoder(&m, &cfg, enc_path, &err);
     if (st == AE_OK && dec_path)

@@ -295,7 +295,8 @@ int main(int argc, char **argv)
     float *x = NULL, *mean = NULL;
     unsigned char *miss = NULL;
     double *rmse = NULL;
-    if ((rc = cli_select_precision(precision, &cfg)) != 0)
+    if ((rc = cli_check_classifier(&m, model_path, false)) != 0 ||
+        (rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     cfg.data.allow_missing = true; /* this program's input is incomplete by definition */
     if ((st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err)) != AE_OK) {

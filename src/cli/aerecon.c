@@ -347,7 +347,8 @@ int main(int argc, char **argv)
     ae_threads_set((int)threads);
     int rc = 0;
     float *x = NULL, *xin = NULL, *mu = NULL, *y = NULL, *lo = NULL, *hi = NULL;
-    if ((rc = cli_select_precision(precision, &cfg)) != 0)
+    if ((rc = cli_check_classifier(&m, model_path, false)) != 0 ||
+        (rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     if ((st = ae_load_split(&cfg, data_path, labels_path, limit, &ds, &err)) != AE_OK) {
         rc = cli_fail(st, &err);

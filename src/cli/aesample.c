@@ -424,7 +424,8 @@ int main(int argc, char **argv)
     ae_dataset ds = {0};
     size_t count = (size_t)n, L = m.latent;
     long cls = -1; /* -1: every class (sampling), or the examples' own (interpolate, traverse) */
-    if ((rc = cli_select_precision(precision, &cfg)) != 0)
+    if ((rc = cli_check_classifier(&m, model_path, false)) != 0 ||
+        (rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     if (class_arg && !m.classes) {
         cli_error("--class is for conditional VAEs (model.type cvae); %s has model.type %s",

@@ -29,10 +29,11 @@ static void usage(FILE *f)
             "usage: aetrain --config SPEC.json [options]\n"
             "       aetrain --resume DIR/checkpoint.safetensors [options]\n"
             "\n"
-            "Trains the autoencoder or VAE the JSON spec describes (docs/config.md) and writes\n"
-            "config.json, metrics.csv, checkpoint.safetensors, model.safetensors, pictures,\n"
-            "plots (loss.svg, latents.svg) and report.html, a page showing them all, into the\n"
-            "output folder (output.dir, default runs/<spec name>; docs/outputs.md).\n"
+            "Trains the autoencoder, VAE or classifier (docs/classify.md) the JSON spec\n"
+            "describes (docs/config.md) and writes config.json, metrics.csv,\n"
+            "checkpoint.safetensors, model.safetensors, pictures, plots (loss.svg,\n"
+            "latents.svg) and report.html, a page showing them all, into the output folder\n"
+            "(output.dir, default runs/<spec name>; docs/outputs.md).\n"
             "\n"
             "options:\n"
             "  --config FILE      the model spec\n"
@@ -217,23 +218,32 @@ static void on_epoch(void *vctx, const ae_epoch_metrics *e)
         return;
     if (c->tty)
         fputs("\r\033[K", stderr);
-    fprintf(stderr, "epoch %d/%d  train %.4f (recon %.4f, kl %.4f", e->epoch, c->epochs,
-            e->train_loss, e->train_recon, e->train_kl);
-    if (e->train_kl2 > 0)
-        fprintf(stderr, " of which z2 %.4f", e->train_kl2);
-    if (e->train_reg > 0)
-        fprintf(stderr, ", penalty %.4f", e->train_reg);
-    fputc(')', stderr);
-    if (e->has_val)
-        fprintf(stderr, "  val %.4f (recon %.4f, kl %.4f)", e->val_loss, e->val_recon, e->val_kl);
-    if (e->has_test) {
-        fprintf(stderr, "  test %.4f (recon %.4f, kl %.4f", e->test_loss, e->test_recon,
-                e->test_kl);
-        if (e->test_kl2 > 0)
-            fprintf(stderr, " of which z2 %.4f", e->test_kl2);
-        if (e->test_reg > 0)
-            fprintf(stderr, ", penalty %.4f", e->test_reg);
-        fprintf(stderr, "; z=mu %.4f)", e->test_loss_mu);
+    if (e->has_accuracy) { /* a classifier: cross-entropy (nats) and accuracy */
+        fprintf(stderr, "epoch %d/%d  train xent %.4f, accuracy %.4f", e->epoch, c->epochs,
+                e->train_loss, e->train_accuracy);
+        if (e->has_val)
+            fprintf(stderr, "  val xent %.4f", e->val_loss);
+        if (e->has_test)
+            fprintf(stderr, "  test xent %.4f, accuracy %.4f", e->test_loss, e->test_accuracy);
+    } else {
+        fprintf(stderr, "epoch %d/%d  train %.4f (recon %.4f, kl %.4f", e->epoch, c->epochs,
+                e->train_loss, e->train_recon, e->train_kl);
+        if (e->train_kl2 > 0)
+            fprintf(stderr, " of which z2 %.4f", e->train_kl2);
+        if (e->train_reg > 0)
+            fprintf(stderr, ", penalty %.4f", e->train_reg);
+        fputc(')', stderr);
+        if (e->has_val)
+            fprintf(stderr, "  val %.4f (recon %.4f, kl %.4f)", e->val_loss, e->val_recon, e->val_kl);
+        if (e->has_test) {
+            fprintf(stderr, "  test %.4f (recon %.4f, kl %.4f", e->test_loss, e->test_recon,
+                    e->test_kl);
+            if (e->test_kl2 > 0)
+                fprintf(stderr, " of which z2 %.4f", e->test_kl2);
+            if (e->test_reg > 0)
+                fprintf(stderr, ", penalty %.4f", e->test_reg);
+            fprintf(stderr, "; z=mu %.4f)", e->test_loss_mu);
+        }
     }
     if (c->show_lr)
         fprintf(stderr, "  lr %.3g", e->lr);

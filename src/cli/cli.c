@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "ae/backend.h"
+#include "ae/model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -168,6 +169,24 @@ char *cli_string_override(const char *key, const char *value)
     o[k++] = '"';
     o[k] = '\0';
     return o;
+}
+
+int cli_check_classifier(const ae_model *m, const char *path, bool need)
+{
+    const ae_family *f = ae_model_family(m);
+    if (need && !f->classifier) {
+        cli_error("%s: the model has model.type %s (%s), not classifier; %s needs a model "
+                  "trained with model.type classifier (docs/classify.md)", path, f->name,
+                  f->title, cli_prog);
+        return 2;
+    }
+    if (!need && f->classifier) {
+        cli_error("%s: the model is a classifier (model.type classifier), which has no decoder "
+                  "for %s to use; aepredict gives its predictions, aeencode its codes", path,
+                  cli_prog);
+        return 2;
+    }
+    return 0;
 }
 
 bool cli_stderr_is_tty(void)

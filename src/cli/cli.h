@@ -54,6 +54,14 @@ int cli_select_precision(int p, const ae_config *cfg);
  * STD > 0, P in (0, 1].  Prints the error and returns false otherwise. */
 bool cli_parse_corrupt(const char *s, ae_noise_spec *n);
 
+/* A model's family against what the program does with it: need (aepredict)
+ * refuses any model that is not a classifier; !need (the programs that
+ * reconstruct, sample, impute or score reconstructions) refuses a
+ * classifier, which has no decoder.  Prints the error naming path and
+ * returns 2, else 0. */
+struct ae_model;
+int cli_check_classifier(const struct ae_model *m, const char *path, bool need);
+
 /* stderr is a terminal (progress lines update in place). */
 bool cli_stderr_is_tty(void);
 

@@ -1378,6 +1378,32 @@ void ae_dataset_truncate(ae_dataset *ds, size_t n)
     ds->n = n;
 }
 
+ae_status ae_dataset_subset(ae_dataset *ds, const size_t *idx, size_t n, ae_error *err)
+{
+    size_t esize = ds->dtype == AE_DTYPE_U8 ? 1 : sizeof(float), row = ds->dim * esize;
+    unsigned char *x = malloc(n ? n * row : 1); /* [n x dim] elements as stored */
+    int32_t *labels = ds->labels ? malloc((n ? n : 1) * sizeof(int32_t)) : NULL;
+    if (!x || (ds->labels && !labels)) {
+        free(x);
+        free(labels);
+        ae_error_set(err, "out of memory for %zu examples of %zu features", n, ds->dim);
+        return AE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(x + i * row, ae_dataset_row(ds, idx[i]), row);
+        if (labels)
+            labels[i] = ds->labels[idx[i]];
+    }
+    ae_dataset kept = *ds;
+    kept.n = n;
+    kept.x = x;
+    kept.labels = labels;
+    kept.map = NULL; /* the rows are in memory now, still in the stored element order */
+    ae_dataset_free(ds);
+    *ds = kept;
+    return AE_OK;
+}
+
 void ae_dataset_free(ae_dataset *ds)
 {
     if (!ds)

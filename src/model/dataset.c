@@ -18,25 +18,24 @@ ae_status ae_model_check_data(const ae_model *m, const ae_dataset *ds, const ae_
                      m->input_dim);
         return AE_ERR_INPUT;
     }
-    if (m->family->conditional) {
-        const char *lpath = ref->labels_path && ref->labels_path[0] ? ref->labels_path : path;
-        if (!ds->labels) {
-            ae_error_set(err, "%s %s: the model is a %s (model.type %s), which needs a label for "
-                              "every example: %s", key, path, m->family->title, m->family->name,
-                         ref->labels_hint ? ref->labels_hint
-                                          : "--labels FILE, or a CSV with data.csv.label_column");
+    /* labels: a conditional family's input, a classifier's target */
+    size_t C = m->classes ? m->classes : m->label_classes;
+    const char *lpath = ref->labels_path && ref->labels_path[0] ? ref->labels_path : path;
+    if (C && !ds->labels && m->family->conditional) {
+        ae_error_set(err, "%s %s: the model is a %s (model.type %s), which needs a label for "
+                          "every example: %s", key, path, m->family->title, m->family->name,
+                     ref->labels_hint ? ref->labels_hint
+                                      : "--labels FILE, or a CSV with data.csv.label_column");
+        return AE_ERR_INPUT;
+    }
+    for (size_t i = 0; C && ds->labels && i < ds->n; i++)
+        if (ds->labels[i] < 0 || (size_t)ds->labels[i] >= C) {
+            ae_error_set(err, "%s %s: example %zu has label %d, outside [0, %zu) "
+                              "(model.classes = %zu)", key, lpath, i, (int)ds->labels[i], C, C);
             return AE_ERR_INPUT;
         }
-        for (size_t i = 0; i < ds->n; i++)
-            if (ds->labels[i] < 0 || (size_t)ds->labels[i] >= m->classes) {
-                ae_error_set(err, "%s %s: example %zu has label %d, outside [0, %zu) "
-                                  "(model.classes = %zu)", key, lpath, i, (int)ds->labels[i],
-                             m->classes, m->classes);
-                return AE_ERR_INPUT;
-            }
-    }
     const ae_likelihood_ops *lik = ae_likelihood_get(m->likelihood);
-    if (ref->check_range && lik->unit_range) {
+    if (ref->check_range && lik->unit_range && !m->family->classifier) {
         float lo, hi;
         ae_scaled_range(ds, m->scale, m->shift, &lo, &hi);
         if (lo < 0.0f || hi > 1.0f) {

@@ -14,6 +14,7 @@ static const ae_family *const FAMILIES[] = {
     [AE_MODEL_CVAE] = &ae_family_cvae, /* vae.c */
     [AE_MODEL_HVAE] = &ae_family_hvae, /* hvae.c */
     [AE_MODEL_IWAE] = &ae_family_iwae, /* iwae.c */
+    [AE_MODEL_CLASSIFIER] = &ae_family_classifier, /* classifier.c */
 };
 _Static_assert(sizeof FAMILIES / sizeof FAMILIES[0] == AE_MODEL_COUNT,
                "every model family needs its entry in FAMILIES");

@@ -1,6 +1,6 @@
 /* The seam of the model families, internal to src/model/.
  *
- * A family (ae, vae, cvae, hvae, iwae) is one file, src/model/<name>.c,
+ * A family (ae, vae, cvae, hvae, iwae, classifier) is one file, src/model/<name>.c,
  * that defines an ae_family (its traits, in ae/model.h, and the ops below)
  * and one line in the table of src/model/families.c.  The rest of the
  * library and the programs ask the family through ae_model_* and the
@@ -20,7 +20,8 @@ struct ae_family_ops {
      * the spec (classes, latent2, regularisers, iw_samples: K decoder rows
      * per example in training); the shared code adds the encoder's hidden
      * layers; add_head the encoder's last layer (its input `in` wide); the
-     * shared code the decoder; add_stacks (may be NULL) any further stacks. */
+     * shared code the decoder (not for a classifier); add_stacks (may be
+     * NULL) any further stacks (a classifier's head, in dec). */
     void (*configure)(ae_model *t, const ae_config *cfg);
     void (*add_head)(ae_model *t, const ae_config *cfg, size_t in, size_t *n_params);
     void (*add_stacks)(ae_model *t, const ae_config *cfg, size_t *n_params);
@@ -46,6 +47,8 @@ struct ae_family_ops {
      * dimension's share added to kl_dim [L] and (hierarchical) kl_dim2 [L2].
      * NULL for a family that is not variational. */
     void (*kl_terms)(ae_model *m, size_t B, double *kl, double *kl_dim, double *kl_dim2);
+    /* See ae_model_predict; NULL for a family that is not a classifier. */
+    void (*predict)(ae_model *m, size_t B, const float *x, float *p);
     /* The named tensors (see ae_model_param_views). */
     size_t (*param_views)(const ae_model *m, ae_param_view *views, size_t max);
 };
@@ -132,6 +135,7 @@ extern const ae_family ae_family_vae;  /* vae.c */
 extern const ae_family ae_family_cvae; /* vae.c */
 extern const ae_family ae_family_hvae; /* hvae.c */
 extern const ae_family ae_family_iwae; /* iwae.c */
+extern const ae_family ae_family_classifier; /* classifier.c */
 
 /* The vae's pieces, which cvae and iwae share (vae.c). */
 void ae_vae_add_head(ae_model *t, const ae_config *cfg, size_t in, size_t *n_params);

@@ -173,7 +173,8 @@ ae_status ae_model_init(ae_model *m, const ae_config *cfg, size_t input_dim, siz
     }
     t.family->ops->add_head(&t, cfg, in, &n);
     t.enc.layer[0].classes = t.classes;
-    add_decoder(&t, cfg, &n);
+    if (!t.family->classifier) /* a classifier's head is its own stack (add_stacks) */
+        add_decoder(&t, cfg, &n);
     if (t.family->ops->add_stacks)
         t.family->ops->add_stacks(&t, cfg, &n);
     t.n_params = n;
@@ -325,6 +326,7 @@ void ae_model_finish_forward(ae_model *m, size_t B, const float *x, const int32_
         out->reg = reg;
         out->loss = out->recon + (double)beta * out->kl + out->reg;
         out->iw = 0.0;
+        out->accuracy = 0.0;
     }
 }
 
@@ -392,6 +394,20 @@ void ae_model_backward(ae_model *m, float kl_weight)
     m->family->ops->backward(m, kl_weight, NULL);
 }
 
+void ae_model_step(ae_model *m, ae_optim *o)
+{
+    if (!m->frozen_encoder) {
+        ae_optim_step(o, m->params, m->grads);
+        return;
+    }
+    /* the encoder's gradients are zero (backward stopped at the head) and
+     * its parameters are left out of the step */
+    update_ctx c = {m, o};
+    ae_optim_begin(o);
+    for (int i = 0; i < m->dec.n; i++)
+        update_layer(&c, &m->dec.layer[i]);
+}
+
 void ae_model_backward_update(ae_model *m, float kl_weight, ae_optim *o)
 {
     update_ctx c = {m, o};
@@ -411,6 +427,12 @@ void ae_model_decode(ae_model *m, size_t B, const float *z, const int32_t *label
     size_t D = m->input_dim;
     const float *y = ae_mlp_forward(&m->dec, m->params, B, z, labels);
     ae_likelihood_get(m->likelihood)->mean(B, D, y, out);
+}
+
+void ae_model_predict(ae_model *m, size_t B, const float *x, float *p)
+{
+    if (m->family->ops->predict) /* callers check the classifier trait */
+        m->family->ops->predict(m, B, with_fill(m, B, x), p);
 }
 
 void ae_model_prior_sample(ae_model *m, size_t B, ae_rng *rng, float temperature, float *z)

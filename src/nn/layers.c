@@ -497,6 +497,40 @@ void ae_continuous_bernoulli_mean(float *y, size_t n)
     }
 }
 
+double ae_softmax_xent(size_t B, size_t C, const float *logits, const int32_t *labels,
+                       float scale, float *dlogits, double *per_example, float *p,
+                       size_t *correct)
+{
+    double total = 0.0;
+    size_t right = 0;
+    for (size_t r = 0; r < B; r++) {
+        const float *l = logits + r * C;
+        size_t best = 0;
+        for (size_t k = 1; k < C; k++)
+            best = l[k] > l[best] ? k : best;
+        /* log sum exp(l - max) + max - l_y */
+        double sum = 0.0;
+        for (size_t k = 0; k < C; k++)
+            sum += exp((double)l[k] - l[best]);
+        size_t y = labels ? (size_t)labels[r] : C; /* C: no label, no loss */
+        double nll = y < C ? log(sum) + (double)l[best] - (double)l[y] : 0.0;
+        total += nll;
+        right += best == y;
+        if (per_example)
+            per_example[r] = nll;
+        for (size_t k = 0; k < C; k++) {
+            float q = (float)(exp((double)l[k] - l[best]) / sum);
+            if (p)
+                p[r * C + k] = q;
+            if (dlogits)
+                dlogits[r * C + k] = scale * (q - (k == y ? 1.0f : 0.0f));
+        }
+    }
+    if (correct)
+        *correct = right;
+    return total;
+}
+
 void ae_clamp_logvar(float *head, size_t B, size_t L, float lo, float hi)
 {
     for (size_t r = 0; r < B; r++) {

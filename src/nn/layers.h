@@ -76,6 +76,18 @@ double ae_continuous_bernoulli_nll(size_t B, size_t D, const float *logits, cons
 /* Logits -> the continuous Bernoulli's mean, in place (not sigmoid(l)). */
 void ae_continuous_bernoulli_mean(float *y, size_t n);
 
+/* Softmax cross-entropy of labels [B] (each in [0, C)) under logits
+ * [B x C]: per row log sum_k exp(l_k) - l_y, computed with the row's largest
+ * logit subtracted so exp never overflows.  Returns the batch sum;
+ * per_example [B] (optional) receives each row's value; dlogits [B x C]
+ * (optional) receives scale * (softmax(l) - onehot(y)); p [B x C] (optional)
+ * the probabilities; *correct (optional) counts the rows whose largest logit
+ * (the first on a tie) is the label's.  labels NULL: the probabilities
+ * alone (loss 0). */
+double ae_softmax_xent(size_t B, size_t C, const float *logits, const int32_t *labels,
+                       float scale, float *dlogits, double *per_example, float *p,
+                       size_t *correct);
+
 /* Clamps the log-variance half of B rows [mu | logvar] of width 2L to
  * [lo, hi] in place (the model's AE_LOGVAR_MIN, AE_LOGVAR_MAX). */
 void ae_clamp_logvar(float *head, size_t B, size_t L, float lo, float hi);

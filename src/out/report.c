@@ -254,10 +254,13 @@ static void metrics_table(ae_sb *b, const metrics *m, const ae_config *cfg)
     static const char *const pre[3] = {"train", "val", "test"};
     bool reg = isfinite(metrics_last(m, "train_reg")) && metrics_last(m, "train_reg") != 0.0;
     bool vae = ae_family_get(cfg->model.type)->variational;
+    /* a classifier's loss is the cross-entropy of the label; its accuracy beside */
+    bool cls = ae_family_get(cfg->model.type)->classifier;
     const char *const label[3] = {"train", "validation", vae ? "test (z sampled)" : "test"};
-    ae_sb_printf(b, "<table><thead><tr><th>epoch %d</th><th>loss</th><th>reconstruction</th>%s%s"
+    ae_sb_printf(b, "<table><thead><tr><th>epoch %d</th><th>loss</th><th>%s</th>%s%s%s"
                     "</tr></thead><tbody>\n", (int)metrics_last(m, "epoch"),
-                 vae ? "<th>KL</th>" : "", reg ? "<th>penalty</th>" : "");
+                 cls ? "cross-entropy" : "reconstruction", vae ? "<th>KL</th>" : "",
+                 reg ? "<th>penalty</th>" : "", cls ? "<th>accuracy</th>" : "");
     for (int k = 0; k < 3; k++) {
         char key[32];
         snprintf(key, sizeof key, "%s_loss", pre[k]);
@@ -273,6 +276,10 @@ static void metrics_table(ae_sb *b, const metrics *m, const ae_config *cfg)
         }
         if (reg) {
             snprintf(key, sizeof key, "%s_reg", pre[k]);
+            cell(b, metrics_last(m, key));
+        }
+        if (cls) { /* train and test (no validation accuracy is kept) */
+            snprintf(key, sizeof key, "%s_accuracy", pre[k]);
             cell(b, metrics_last(m, key));
         }
         ae_sb_puts(b, "</tr>\n");
@@ -303,10 +310,12 @@ static void metrics_table(ae_sb *b, const metrics *m, const ae_config *cfg)
     if (isfinite(best))
         ae_sb_printf(b, "Best %s loss: <b>%.4f</b> at epoch %d. ",
                      strcmp(by, "test_loss") ? "validation" : "test", best, (int)best_epoch);
-    ae_sb_printf(b, "Losses are in nats per example (reconstruction summed over the inputs%s). "
-                    "Training took %.1f s over %zu epochs", vae ? ", KL over the latent dimensions"
-                                                                : "",
-                 seconds, m->rows);
+    ae_sb_printf(b, "Losses are in nats per example (%s%s). "
+                    "Training took %.1f s over %zu epochs",
+                 cls ? "the cross-entropy of the label; accuracy: the share of examples whose "
+                       "most probable class is their label"
+                     : "reconstruction summed over the inputs",
+                 vae ? ", KL over the latent dimensions" : "", seconds, m->rows);
     double eps = metrics_last(m, "examples_per_sec");
     if (isfinite(eps))
         ae_sb_printf(b, " (%.0f examples/s in the last)", eps);
@@ -417,7 +426,17 @@ static void summary(ae_sb *b, const ae_config *cfg)
     ae_sb_printf(b, "], latent %d", c->model.latent);
     if (ae_family_get(c->model.type)->hierarchical)
         ae_sb_printf(b, " + %d", c->model.latent2);
-    ae_sb_printf(b, ", %s likelihood", ae_likelihood_get(c->model.likelihood)->title);
+    if (ae_family_get(c->model.type)->classifier) {
+        ae_sb_printf(b, ", softmax over %d classes", c->model.classes);
+        if (c->model.init_from[0]) {
+            ae_sb_puts(b, ", encoder from ");
+            ae_sb_escape(b, c->model.init_from);
+        }
+        if (c->train.freeze_encoder_epochs)
+            ae_sb_printf(b, " (frozen for %d epochs)", c->train.freeze_encoder_epochs);
+    } else {
+        ae_sb_printf(b, ", %s likelihood", ae_likelihood_get(c->model.likelihood)->title);
+    }
     if (ae_family_get(c->model.type)->variational)
         ae_sb_printf(b, ", beta %g", c->model.beta);
     ae_sb_printf(b, "; %s, lr %g, batch %d, seed %llu; data ",
@@ -490,7 +509,9 @@ ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)
                "with the highest KL."}};
     ae_sb_puts(&b, "<h2>Pictures</h2>\n<div class=\"row\">\n");
     for (int i = 0; i < 3 && st == AE_OK; i++)
-        if (i < 2 || vae) /* no manifold note for an autoencoder: it has no prior */
+        /* no manifold note for an autoencoder (it has no prior), no pictures
+         * for a classifier (it decodes nothing) */
+        if ((i < 2 || vae) && !ae_family_get(cfg->model.type)->classifier)
             st = figure_png(&b, dir, &pics[i], err);
     ae_sb_puts(&b, "</div>\n<h2>Latent space</h2>\n");
     if (st == AE_OK)

@@ -62,13 +62,14 @@ static const char *const MODEL_KEYS[] = {"type",       "encoder",    "decoder", 
                                          "hidden2",    "classes",    "code_activation", "tied",
                                          "missing_indicators",
                                          "noise",      "sparsity",   "contractive",
-                                         "contractive_samples", "gaussian_std", "iw_samples"};
+                                         "contractive_samples", "gaussian_std", "iw_samples",
+                                         "init_from"};
 static const char *const NOISE_KEYS[] = {"type", "std", "p"};
 static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
 static const char *const PRETRAIN_KEYS[] = {"epochs"};
 static const char *const DATA_KEYS[] = {"train",    "train_labels", "test",       "test_labels",
                                         "csv",      "scale",        "binarize",   "validation",
-                                        "train_limit", "test_limit", "missing"};
+                                        "train_limit", "test_limit", "missing", "labeled"};
 static const char *const CSV_KEYS[] = {"label_column", "header", "missing"};
 static const char *const MISSING[] = {"error", "allow"};
 static const char *const DEFAULT_MISSING[] = {"", "NA", "NaN", "nan", "?"};
@@ -77,7 +78,7 @@ static const char *const TRAIN_KEYS[] = {"epochs",       "batch_size",   "optimi
                                          "weight_decay", "seed",         "threads",   "kl_warmup_epochs",
                                          "kl_capacity",  "kl_capacity_epochs", "pretrain", "backend",
                                          "precision", "lr_schedule", "early_stopping",
-                                         "clip_grad_norm"};
+                                         "clip_grad_norm", "freeze_encoder_epochs"};
 static const char *const OUTPUT_KEYS[] = {"dir", "checkpoint_every", "images", "keep_best"};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", "plateau", "burda"};
 _Static_assert(sizeof SCHEDULES / sizeof SCHEDULES[0] == AE_LR_COUNT, "a name per schedule");
@@ -94,11 +95,16 @@ static const char *const EARLY_STOP_KEYS[] = {"patience", "min_delta"};
 /* Keys that hold file paths: an override value that parses as a JSON number or
  * boolean is taken as written, so --set output.dir=2024 means the folder 2024. */
 static const char *const PATH_KEYS[] = {"data.train", "data.train_labels", "data.test",
-                                        "data.test_labels", "output.dir"};
+                                        "data.test_labels", "output.dir", "model.init_from"};
 
 const char *ae_activation_name(ae_activation a)
 {
     return (unsigned)a < COUNT(ACTIVATIONS) ? ACTIVATIONS[a] : "unknown";
+}
+
+const char *ae_scale_name(ae_scale s)
+{
+    return (unsigned)s < COUNT(SCALES) ? SCALES[s] : "unknown";
 }
 
 const char *ae_model_type_name(ae_model_type t)
@@ -862,6 +868,20 @@ static ae_status parse_model(vctx *v, const cJSON *root, ae_config *c)
         return st;
     if ((st = rd_widths(v, s, "decoder", c->model.decoder, &c->model.n_decoder, &dec_given)))
         return st;
+    /* a classifier has a softmax head on the code instead of a decoder */
+    static const char *const NO_DECODER[] = {"decoder", "likelihood", "tied"};
+    for (size_t k = 0; s && ae_family_get(c->model.type)->classifier && k < COUNT(NO_DECODER);
+         k++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(s, NO_DECODER[k]);
+        char key[32];
+        snprintf(key, sizeof key, "model.%s", NO_DECODER[k]);
+        if (it)
+            return fail(v, it, key, "not used by model.type classifier (it has no decoder: a "
+                                    "softmax over model.classes on the code)");
+    }
+    if ((st = rd_string(v, s, "model", "init_from", false, c->model.init_from,
+                        sizeof c->model.init_from)))
+        return st;
     if (!dec_given) {
         /* The default decoder mirrors the encoder. */
         c->model.n_decoder = c->model.n_encoder;
@@ -1027,6 +1047,10 @@ static ae_status parse_data(vctx *v, const cJSON *root, ae_config *c)
     if ((st = rd_int(v, s, "data", "test_limit", 0, hi, &d)))
         return st;
     c->data.test_limit = (long)d;
+    d = (double)c->data.labeled;
+    if ((st = rd_int(v, s, "data", "labeled", 0, hi, &d)))
+        return st;
+    c->data.labeled = (long)d;
     return AE_OK;
 }
 
@@ -1107,7 +1131,9 @@ static ae_status parse_train(vctx *v, const cJSON *root, ae_config *c)
         (st = rd_int_field(v, s, "train", "threads", 0, 1024, &c->train.threads)) ||
         (st = rd_num(v, s, "train", "kl_warmup_epochs", NUM_GE0, &c->train.kl_warmup_epochs)) ||
         (st = rd_num(v, s, "train", "kl_capacity", NUM_GE0, &c->train.kl_capacity)) ||
-        (st = rd_num(v, s, "train", "kl_capacity_epochs", NUM_GE0, &c->train.kl_capacity_epochs)))
+        (st = rd_num(v, s, "train", "kl_capacity_epochs", NUM_GE0, &c->train.kl_capacity_epochs)) ||
+        (st = rd_int_field(v, s, "train", "freeze_encoder_epochs", 0, INT_MAX,
+                           &c->train.freeze_encoder_epochs)))
         return st;
     c->train.seed = (uint64_t)seed;
     const cJSON *pre;
@@ -1255,18 +1281,29 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
     const ae_family *f = ae_family_get(c->model.type);
     const char *tn = f->name;
     v->depth = 0;
-    if (f->conditional && c->model.classes < 2)
+    bool labelled = f->conditional || f->classifier;
+    if (labelled && c->model.classes < 2)
         return fail(v, NULL, "model.classes", "required for model.type %s: the number of label "
                                               "values (at least 2)", tn);
-    if (!f->conditional && c->model.classes != 0)
-        return fail(v, NULL, "model.classes", "only used by model.type cvae (this is %s)", tn);
+    if (!labelled && c->model.classes != 0)
+        return fail(v, NULL, "model.classes", "only used by model.type cvae and classifier (this "
+                                              "is %s)", tn);
+    if (!f->classifier && c->model.init_from[0])
+        return fail(v, NULL, "model.init_from", "only used by model.type classifier (this is %s)",
+                    tn);
+    if (!f->classifier && c->data.labeled != 0)
+        return fail(v, NULL, "data.labeled", "only used by model.type classifier (this is %s)",
+                    tn);
+    if (!f->classifier && c->train.freeze_encoder_epochs != 0)
+        return fail(v, NULL, "train.freeze_encoder_epochs", "only used by model.type classifier "
+                                                            "(this is %s)", tn);
     if (f->hierarchical && c->model.latent2 == 0)
         return fail(v, NULL, "model.latent", "model.type %s needs two sizes, [z1, z2]", tn);
     if (!f->hierarchical && c->model.latent2 != 0)
         return fail(v, NULL, "model.latent", "[z1, z2] is for model.type hvae (this is %s)", tn);
-    if (!f->code_regularisers && c->model.code_activation != AE_ACT_LINEAR)
-        return fail(v, NULL, "model.code_activation", "only for model.type ae: a %s's code is a "
-                                                      "Gaussian sample", tn);
+    if (!f->code_regularisers && !f->classifier && c->model.code_activation != AE_ACT_LINEAR)
+        return fail(v, NULL, "model.code_activation", "only for model.type ae and classifier: a "
+                                                      "%s's code is a Gaussian sample", tn);
     if (c->model.sparsity.type != AE_SPARSE_NONE && !f->code_regularisers)
         return fail(v, NULL, "model.sparsity", "only for model.type ae (this is %s)", tn);
     if (c->model.sparsity.type == AE_SPARSE_KL && c->model.code_activation != AE_ACT_SIGMOID)
@@ -1586,7 +1623,8 @@ char *ae_config_to_json(const ae_config *c)
     const ae_family *fam = ae_family_get(c->model.type);
     put_str(m, "type", fam->name, &ok);
     put_widths(m, "encoder", c->model.encoder, c->model.n_encoder, &ok);
-    put_widths(m, "decoder", c->model.decoder, c->model.n_decoder, &ok);
+    if (!fam->classifier)
+        put_widths(m, "decoder", c->model.decoder, c->model.n_decoder, &ok);
     if (fam->hierarchical) {
         int both[2] = {c->model.latent, c->model.latent2};
         put_widths(m, "latent", both, 2, &ok);
@@ -1594,19 +1632,23 @@ char *ae_config_to_json(const ae_config *c)
     } else {
         put_int(m, "latent", c->model.latent, &ok);
     }
-    if (fam->conditional)
+    if (fam->conditional || fam->classifier)
         put_int(m, "classes", c->model.classes, &ok);
+    if (fam->classifier)
+        put_str(m, "init_from", c->model.init_from, &ok);
     if (fam->importance_weighted)
         put_int(m, "iw_samples", c->model.iw_samples, &ok);
     put_str(m, "activation", ACTIVATIONS[c->model.activation], &ok);
-    put_str(m, "likelihood", ae_likelihood_get(c->model.likelihood)->name, &ok);
+    if (!fam->classifier)
+        put_str(m, "likelihood", ae_likelihood_get(c->model.likelihood)->name, &ok);
     if (c->model.likelihood == AE_LIK_GAUSSIAN)
         put_num(m, "gaussian_std", c->model.gaussian_std, &ok);
     put_num(m, "beta", c->model.beta, &ok);
     put_str(m, "init", INITS[c->model.init], &ok);
     put_str(m, "code_activation", ACTIVATIONS[c->model.code_activation], &ok);
-    if (!cJSON_AddBoolToObject(m, "tied", c->model.tied) ||
-        !cJSON_AddBoolToObject(m, "missing_indicators", c->model.missing_indicators))
+    if (!fam->classifier && !cJSON_AddBoolToObject(m, "tied", c->model.tied))
+        ok = false;
+    if (!cJSON_AddBoolToObject(m, "missing_indicators", c->model.missing_indicators))
         ok = false;
     cJSON *noise = put_obj(m, "noise", &ok);
     put_str(noise, "type", NOISES[c->model.noise.type], &ok);
@@ -1650,6 +1692,8 @@ char *ae_config_to_json(const ae_config *c)
     put_num(d, "validation", c->data.validation, &ok);
     put_int(d, "train_limit", c->data.train_limit, &ok);
     put_int(d, "test_limit", c->data.test_limit, &ok);
+    if (fam->classifier)
+        put_int(d, "labeled", c->data.labeled, &ok);
 
     cJSON *t = put_obj(root, "train", &ok);
     put_int(t, "epochs", c->train.epochs, &ok);
@@ -1690,6 +1734,8 @@ char *ae_config_to_json(const ae_config *c)
     put_int(es, "patience", c->train.early_stop_patience, &ok);
     put_num(es, "min_delta", c->train.early_stop_min_delta, &ok);
     put_num(t, "clip_grad_norm", c->train.clip_grad_norm, &ok);
+    if (fam->classifier)
+        put_int(t, "freeze_encoder_epochs", c->train.freeze_encoder_epochs, &ok);
 
     cJSON *o = put_obj(root, "output", &ok);
     put_str(o, "dir", c->output.dir, &ok);

@@ -20,10 +20,12 @@
 #include "ae/report.h"
 #include "ae/run.h"
 #include "base/fpenv.h"
+#include "train/init_from.h"
 #include "train/pretrain.h"
 #include "train/schedule.h"
 
 #define METRICS_HEADER AE_RUN_METRICS_COLUMNS "\n"
+#define METRICS_HEADER_CLASSIFIER AE_RUN_METRICS_COLUMNS "," AE_RUN_METRICS_ACCURACY "\n"
 
 /* A batch loss this many times the run's first is taken as divergence. */
 #define DIVERGE_FACTOR 1e4
@@ -40,7 +42,7 @@ static double now_seconds(void)
 static const int32_t *batch_labels(const ae_model *m, const ae_dataset *ds, const size_t *idx,
                                    size_t first, size_t b, int32_t *ybuf)
 {
-    if (!m->classes)
+    if (!ae_model_takes_labels(m))
         return NULL;
     for (size_t r = 0; r < b; r++)
         ybuf[r] = ds->labels[idx ? idx[r] : first + r];
@@ -55,7 +57,7 @@ static void evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_
                  ae_binarize bin, ae_rng *bin_rng, ae_rng *eps_rng, float beta, float *xbuf,
                  int32_t *ybuf, ae_loss *out)
 {
-    double recon = 0.0, kl = 0.0, kl2 = 0.0, reg = 0.0, iw = 0.0;
+    double recon = 0.0, kl = 0.0, kl2 = 0.0, reg = 0.0, iw = 0.0, acc = 0.0;
     for (size_t i = 0; i < n; i += m->max_batch) {
         size_t b = n - i < m->max_batch ? n - i : m->max_batch;
         ae_batch_gather(ds, idx ? idx + i : NULL, i, b, m->scale, m->shift, bin, bin_rng, xbuf);
@@ -67,6 +69,7 @@ static void evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_
         kl2 += l.kl2 * (double)b;
         reg += l.reg * (double)b;
         iw += l.iw * (double)b;
+        acc += l.accuracy * (double)b;
     }
     double inv = n ? 1.0 / (double)n : 0.0;
     out->recon = recon * inv;
@@ -74,6 +77,7 @@ static void evaluate(ae_model *m, const ae_dataset *ds, const size_t *idx, size_
     out->kl2 = kl2 * inv;
     out->reg = reg * inv;
     out->iw = iw * inv;
+    out->accuracy = acc * inv;
     out->loss = out->recon + (double)beta * out->kl + out->reg + out->iw;
 }
 
@@ -89,11 +93,17 @@ static ae_status metrics_append(char **csv, const ae_epoch_metrics *e, ae_error 
         snprintf(treg, sizeof treg, "%.6f", e->test_reg);
         snprintf(tkl2, sizeof tkl2, "%.6f", e->test_kl2);
     }
-    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6f,%s,%.6f,%s,%.6g,%.3f,%.1f,%.6g\n",
+    char acc[64] = "", tacc[32] = "";
+    if (e->has_accuracy) { /* a classifier's columns */
+        if (e->has_test)
+            snprintf(tacc, sizeof tacc, "%.6f", e->test_accuracy);
+        snprintf(acc, sizeof acc, ",%.6f,%s", e->train_accuracy, tacc);
+    }
+    snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%s,%s,%.6f,%s,%.6f,%s,%.6g,%.3f,%.1f,%.6g%s\n",
              e->epoch, e->train_loss, e->train_recon, e->train_kl, val, test, e->train_reg, treg,
-             e->train_kl2, tkl2, e->beta, e->seconds, e->examples_per_sec, e->lr);
+             e->train_kl2, tkl2, e->beta, e->seconds, e->examples_per_sec, e->lr, acc);
     size_t old = *csv ? strlen(*csv) : 0;
-    const char *head = old ? "" : METRICS_HEADER;
+    const char *head = old ? "" : e->has_accuracy ? METRICS_HEADER_CLASSIFIER : METRICS_HEADER;
     char *grown = realloc(*csv, old + strlen(head) + strlen(row) + 1);
     if (!grown) {
         ae_error_set(err, "metrics: out of memory");
@@ -160,17 +170,13 @@ static void run_free(run_t *r)
     free(r->dir_best);
 }
 
-static const char *scale_name(ae_scale s)
-{
-    return s == AE_SCALE_UNIT ? "unit" : s == AE_SCALE_STANDARDIZE ? "standardize" : "none";
-}
-
 /* Some likelihoods, and binarisation, are only defined for values in [0,1]. */
 static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_dataset *ds,
                              const char *key, const char *path, ae_error *err)
 {
     const ae_likelihood_ops *lik = ae_likelihood_get(cfg->model.likelihood);
-    int need01 = lik->unit_range || cfg->data.binarize != AE_BIN_NONE;
+    /* (a classifier has no likelihood of its inputs) */
+    int need01 = (lik->unit_range && !m->family->classifier) || cfg->data.binarize != AE_BIN_NONE;
     if (!need01)
         return AE_OK;
     /* each rank reads its share of the rows; the extremes are combined */
@@ -189,7 +195,7 @@ static ae_status check_range(const ae_config *cfg, const ae_model *m, const ae_d
         ae_error_set(err, "%s (%s): values span [%g, %g] after data.scale=%s, but %s needs "
                           "values in [0, 1]; use model.likelihood=gaussian or a scaling that "
                           "maps the data into [0, 1]", key, path, lo, hi,
-                     scale_name(cfg->data.scale),
+                     ae_scale_name(cfg->data.scale),
                      need);
         return AE_ERR_INPUT;
     }
@@ -269,6 +275,36 @@ static ae_status fit_fill(run_t *r, ae_error *err)
     return AE_OK;
 }
 
+/* data.labeled: a random subset of that many training rows (a stream of
+ * train.seed's own, so a seed sweep varies the subset too), kept in file
+ * order. */
+static ae_status keep_labeled(ae_dataset *ds, const ae_config *cfg, ae_error *err)
+{
+    size_t n = ds->n, k = (size_t)cfg->data.labeled;
+    size_t *idx = malloc(n * sizeof(size_t));
+    unsigned char *pick = calloc(n, 1);
+    if (!idx || !pick) {
+        free(idx);
+        free(pick);
+        ae_error_set(err, "out of memory for %zu example indices", n);
+        return AE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    ae_rng rng;
+    ae_rng_seed_stream(&rng, cfg->train.seed, 2);
+    ae_rng_shuffle(&rng, idx, n);
+    for (size_t i = 0; i < k; i++)
+        pick[idx[i]] = 1;
+    for (size_t i = 0, j = 0; i < n; i++)
+        if (pick[i])
+            idx[j++] = i;
+    ae_status st = ae_dataset_subset(ds, idx, k, err);
+    free(idx);
+    free(pick);
+    return st;
+}
+
 static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, ae_error *err)
 {
     if (ae_dist_size() > 1 && cfg->model.sparsity.type == AE_SPARSE_KL) {
@@ -293,6 +329,53 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
             return AE_ERR_INPUT;
         }
     }
+    size_t B = (size_t)cfg->train.batch_size;
+    st = ae_model_init(&r->model, cfg, r->train.dim, B, err);
+    if (st != AE_OK)
+        return st;
+    r->model.img_h = r->train.img_h;
+    r->model.img_w = r->train.img_w;
+    st = ae_optim_init(&r->optim, ae_config_optim(cfg), r->model.n_params, err);
+    if (st != AE_OK)
+        return st;
+    size_t D = r->train.dim;
+    r->xbuf = malloc(B * D * sizeof(float));
+    r->ybuf = malloc(B * sizeof(int32_t));
+    bool noisy = cfg->model.noise.type != AE_NOISE_NONE;
+    if (noisy) {
+        r->xin = malloc(B * D * sizeof(float));
+        r->lo = malloc(D * sizeof(float));
+        r->hi = malloc(D * sizeof(float));
+    }
+    if (!r->xbuf || !r->ybuf || (noisy && (!r->xin || !r->lo || !r->hi))) {
+        ae_error_set(err, "out of memory for a batch of %zu x %zu", B, D);
+        return AE_ERR_NOMEM;
+    }
+    ae_data_ref train_ref = {"data.train", cfg->data.train, cfg->data.train_labels,
+                             "set data.train_labels or data.csv.label_column", NULL, false};
+    ae_data_ref test_ref = {"data.test", cfg->data.test, cfg->data.test_labels,
+                            "set data.test_labels or data.csv.label_column", NULL, false};
+    /* a classifier learns from the labels and is tested on them */
+    const ae_dataset *unlabelled = !r->model.family->classifier ? NULL
+                                   : !r->train.labels         ? &r->train
+                                   : r->test.n && !r->test.labels ? &r->test
+                                                               : NULL;
+    if (unlabelled) {
+        bool tr = unlabelled == &r->train;
+        ae_error_set(err, "%s %s: a classifier (model.type classifier) needs a label for every "
+                          "example: set %s or data.csv.label_column", tr ? "data.train" : "data.test",
+                     tr ? cfg->data.train : cfg->data.test,
+                     tr ? "data.train_labels" : "data.test_labels");
+        return AE_ERR_INPUT;
+    }
+    if ((st = ae_model_check_data(&r->model, &r->train, &train_ref, err)) ||
+        (r->test.n && (st = ae_model_check_data(&r->model, &r->test, &test_ref, err))))
+        return st;
+
+    /* data.labeled after the checks, so their messages count the file's rows */
+    if (cfg->data.labeled > 0 && (size_t)cfg->data.labeled < r->train.n &&
+        (st = keep_labeled(&r->train, cfg, err)) != AE_OK)
+        return st;
     size_t n = r->train.n;
     r->n_val = (size_t)floor(cfg->data.validation * (double)n);
     r->n_fit = n - r->n_val;
@@ -331,36 +414,6 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         free(held);
     }
 
-    size_t B = (size_t)cfg->train.batch_size;
-    st = ae_model_init(&r->model, cfg, r->train.dim, B, err);
-    if (st != AE_OK)
-        return st;
-    r->model.img_h = r->train.img_h;
-    r->model.img_w = r->train.img_w;
-    st = ae_optim_init(&r->optim, ae_config_optim(cfg), r->model.n_params, err);
-    if (st != AE_OK)
-        return st;
-    size_t D = r->train.dim;
-    r->xbuf = malloc(B * D * sizeof(float));
-    r->ybuf = malloc(B * sizeof(int32_t));
-    bool noisy = cfg->model.noise.type != AE_NOISE_NONE;
-    if (noisy) {
-        r->xin = malloc(B * D * sizeof(float));
-        r->lo = malloc(D * sizeof(float));
-        r->hi = malloc(D * sizeof(float));
-    }
-    if (!r->xbuf || !r->ybuf || (noisy && (!r->xin || !r->lo || !r->hi))) {
-        ae_error_set(err, "out of memory for a batch of %zu x %zu", B, D);
-        return AE_ERR_NOMEM;
-    }
-    ae_data_ref train_ref = {"data.train", cfg->data.train, cfg->data.train_labels,
-                             "set data.train_labels or data.csv.label_column", NULL, false};
-    ae_data_ref test_ref = {"data.test", cfg->data.test, cfg->data.test_labels,
-                            "set data.test_labels or data.csv.label_column", NULL, false};
-    if ((st = ae_model_check_data(&r->model, &r->train, &train_ref, err)) ||
-        (r->test.n && (st = ae_model_check_data(&r->model, &r->test, &test_ref, err))))
-        return st;
-
     if (resume_path) {
         ae_checkpoint ck;
         st = ae_checkpoint_read(&ck, resume_path, err);
@@ -380,7 +433,10 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
         ae_rng_seed(&r->state.rng, cfg->train.seed);
         ae_model_init_weights(&r->model, &r->state.rng);
         st = fit_scaling(r, cfg, err);
-        if (st == AE_OK && cfg->data.allow_missing)
+        /* a pretrained encoder brings its scaling (and fill) along */
+        if (st == AE_OK && cfg->model.init_from[0])
+            st = ae_init_from(&r->model, cfg, err);
+        if (st == AE_OK && cfg->data.allow_missing && !r->model.fill)
             st = fit_fill(r, err);
         if (st != AE_OK)
             return st;
@@ -481,7 +537,7 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
         st = AE_ERR_NOMEM;
         ae_error_set(err, "pictures: out of memory");
     }
-    if (st == AE_OK && n > 0) {
+    if (st == AE_OK && n > 0 && !m->family->classifier) { /* nothing to reconstruct */
         ae_batch_gather(src, NULL, 0, n, m->scale, m->shift,
                         cfg->data.binarize == AE_BIN_FIXED ? AE_BIN_FIXED : AE_BIN_NONE, NULL, x);
         st = ae_picture_recon(path, m, x, batch_labels(m, src, NULL, 0, n, y), n, cols, err);
@@ -501,7 +557,7 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
                   : AE_ERR_NOMEM;
         free(path);
     }
-    if (st == AE_OK && m->latent == 2 && !m->family->conditional) {
+    if (st == AE_OK && m->latent == 2 && !m->family->conditional && !m->family->classifier) {
         path = ae_path_join(cfg->output.dir, AE_RUN_MANIFOLD);
         st = path ? ae_picture_manifold(path, m, 20, 0, 1, 0.05, 0, err) : AE_ERR_NOMEM;
         free(path);
@@ -555,13 +611,14 @@ static void forward_global(ae_model *m, const loop_t *c, size_t f, size_t k, siz
     ae_model_forward(m, k, input, target, y, rng, (float)c->beta_now, l);
     if (c->ranks == 1)
         return;
-    double t[6] = {l->recon, l->kl, l->kl2, l->reg, l->iw, (double)*stop_now};
-    ae_dist_sum_doubles(t, 6);
+    double t[7] = {l->recon, l->kl, l->kl2, l->reg, l->iw, (double)*stop_now, l->accuracy};
+    ae_dist_sum_doubles(t, 7);
     l->recon = t[0];
     l->kl = t[1];
     l->kl2 = t[2];
     l->reg = t[3];
     l->iw = t[4];
+    l->accuracy = t[6];
     l->loss = l->recon + c->beta_now * l->kl + l->reg + l->iw;
     *stop_now = t[5] > 0;
 }
@@ -648,7 +705,7 @@ static ae_status train_step(run_t *r, loop_t *c, size_t b, int *stop_now, ae_err
             ae_dist_sum_floats(m->grads, m->n_params);
         if (clip > 0)
             ae_clip_grad_norm(m->grads, m->n_params, clip);
-        ae_optim_step(&r->optim, m->params, m->grads);
+        ae_model_step(m, &r->optim);
     }
     r->state.step++;
     const double terms[6] = {l.loss, l.recon, l.kl, l.kl2, l.reg, l.iw};
@@ -713,6 +770,15 @@ static ae_status end_epoch(run_t *r, loop_t *c, double seconds, ae_error *err)
         evaluate(m, &r->test, NULL, r->test.n, cfg->data.binarize, &eval_rng, NULL, (float)beta,
                  r->xbuf, r->ybuf, &l);
         e.test_loss_mu = l.loss;
+        e.test_accuracy = l.accuracy;
+    }
+    if (rank == 0 && m->family->classifier) {
+        /* the training rows' accuracy at the epoch's end (the running
+         * accuracy of a changing model would mix epochs' worth of weights) */
+        evaluate(m, &r->train, r->n_val ? r->base : NULL, r->n_fit, cfg->data.binarize,
+                 &eval_rng, NULL, (float)beta, r->xbuf, r->ybuf, &l);
+        e.has_accuracy = 1;
+        e.train_accuracy = l.accuracy;
     }
     e.lr = r->optim.lr;
     /* the schedule, early stopping and the best model see the validation
@@ -798,6 +864,8 @@ static ae_status run_epoch(run_t *r, loop_t *c, ae_error *err)
     ae_rng_shuffle(b0 ? &start : &r->state.rng, r->order, r->n_fit);
     r->optim.lr = (float)ae_schedule_lr(c->cfg, &r->state.sched, c->epoch);
     double t0 = now_seconds();
+    /* train.freeze_encoder_epochs: the head alone learns at first */
+    r->model.frozen_encoder = c->epoch <= c->cfg->train.freeze_encoder_epochs;
     c->beta_now = c->beta;
     memset(c->sums, 0, sizeof c->sums);
     if (b0) {

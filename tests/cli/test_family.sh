@@ -31,6 +31,8 @@ n_specs=0
 for spec in "$AE_SOURCE"/configs/*.json; do
     name=$(basename "$spec" .json)
     n_specs=$((n_specs + 1))
+    # the classifier starts from a pretrained model: after the loop
+    [ "$name" = classifier ] && continue
     extra=()
     # pretraining on: one epoch per stage (train.pretrain.epochs, a nested key)
     [ "$(spec_get "$spec" train.pretrain.epochs 0)" -gt 0 ] && extra=(--set train.pretrain.epochs=1)
@@ -63,6 +65,16 @@ for spec in "$AE_SOURCE"/configs/*.json; do
         && ok || fail "$name ($type, regularised $regularised): unexpected loss terms: $(sed -n 2p "$name/metrics.csv")"
 done
 [ "$n_specs" -ge 15 ] && ok || fail "only $n_specs specs in configs/"
+
+# --- the classifier, from the denoising autoencoder trained above: its
+# cross-entropy in the recon column, no KL or penalty, accuracies in [0, 1] ---
+"$AETRAIN" --config "$AE_SOURCE/configs/classifier.json" "${tiny[@]}" --quiet \
+    --set model.init_from=dae-masking/model.safetensors --out classifier 2>classifier.log \
+    && ok || fail "classifier: $(cat classifier.log)"
+awk -F, -v num="$NUM" 'NR == 2 { rows++; if ($3 !~ num || !($3 > 0) || $4 != 0 || $12 != 0) bad = 1
+                                 if (!($19 >= 0 && $19 <= 1 && $20 >= 0 && $20 <= 1)) bad = 1 }
+                       END { exit bad || rows != 1 }' classifier/metrics.csv \
+    && ok || fail "classifier: metrics.csv: $(cat classifier/metrics.csv)"
 
 # --- stacked-pretrain: one progress line per stage and epoch ---
 for s in "1/3 \(784 -> 500\)" "2/3 \(500 -> 250\)" "3/3 \(250 -> 30\)"; do

@@ -95,7 +95,7 @@ grep -q '1200 training, 300 validation, 300 test' val.log && ok || fail "split s
 awk -F, 'NR == 2 && $5 > 0 { found = 1 } END { exit !found }' val/metrics.csv && ok || fail "val_loss column empty"
 
 # --- help and version ---
-for p in "$AETRAIN" "$AEENCODE" "$AESAMPLE" "$AE_BUILD/aeeval" "$AE_BUILD/aeconvert" "$AE_BUILD/aerecon" "$AE_BUILD/aesearch" "$AE_BUILD/aeimpute"; do
+for p in "$AETRAIN" "$AEENCODE" "$AESAMPLE" "$AE_BUILD/aeeval" "$AE_BUILD/aeconvert" "$AE_BUILD/aerecon" "$AE_BUILD/aesearch" "$AE_BUILD/aeimpute" "$AE_BUILD/aepredict"; do
     "$p" --help | grep -q '^usage:' && ok || fail "$p --help"
     "$p" --version | grep -Eq '^ae[a-z]+ [0-9]+\.[0-9]+' && ok || fail "$p --version"
     expect 2 "unknown option '--bogus'" -- "$p" --bogus

@@ -408,20 +408,6 @@ static void threshold_source(char *buf, size_t size, const args_t *a, const anom
 
 /* ------------------------------------------------------------------ JSON */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, const char *key, bool have, double v, bool last)
 {
     fprintf(f, "  \"%s\": ", key);
@@ -454,19 +440,19 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
 {
     bool hvae = m->family->hierarchical;
     fputs("{\n  \"model\": ", f);
-    json_str(f, a->model);
+    cli_json_str(f, a->model);
     fputs(",\n  \"model_type\": ", f);
-    json_str(f, ae_model_type_name(m->type));
+    cli_json_str(f, ae_model_type_name(m->type));
     fprintf(f, ",\n  \"likelihood\": \"%s\",\n", ae_likelihood_get(m->likelihood)->name);
     fprintf(f, "  \"latent\": %zu,\n", m->latent);
     if (hvae)
         fprintf(f, "  \"latent_z2\": %zu,\n", m->latent2);
     fputs("  \"data\": ", f);
-    json_str(f, a->data);
+    cli_json_str(f, a->data);
     fprintf(f, ",\n  \"examples\": %zu,\n  \"seed\": %llu,\n", r->n, (unsigned long long)a->seed);
     fputs("  \"corrupt\": ", f);
     if (a->corrupt_text)
-        json_str(f, a->corrupt_text);
+        cli_json_str(f, a->corrupt_text);
     else
         fputs("null", f);
     fputs(",\n", f);
@@ -496,7 +482,7 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
     json_num(f, "pca_variance_kept", r->has_pca, r->pca_explained, false);
     fputs("  \"pca_fit\": ", f);
     if (r->has_pca)
-        json_str(f, a->pca_train ? a->pca_train : a->data);
+        cli_json_str(f, a->pca_train ? a->pca_train : a->data);
     else
         fputs("null", f);
     fputs(",\n", f);
@@ -510,7 +496,7 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
     fputs("  \"anomaly\": ", f);
     if (an) {
         fputs("{\"score\": ", f);
-        json_str(f, ae_score_name(a->score));
+        cli_json_str(f, ae_score_name(a->score));
         fputs(", \"threshold\": ", f);
         if (isfinite(an->threshold))
             fprintf(f, "%.10g", an->threshold);
@@ -525,9 +511,9 @@ static void print_json(FILE *f, const args_t *a, const ae_model *m, const ae_eva
         if (a->has_threshold)
             fputs("null", f);
         else
-            json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
+            cli_json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
         fputs(", \"reference\": ", f);
-        json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
+        cli_json_str(f, a->fit_threshold ? a->fit_threshold : a->data);
         fprintf(f, ", \"flagged\": %zu},\n", an->flagged);
     } else {
         fputs("null,\n", f);

@@ -80,20 +80,6 @@ static ae_status write_predictions(const char *path, const float *p, const int32
     return AE_OK;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
 /* The summary: counts, and with labels the accuracy and the confusion
  * matrix conf [C x C] (row: label, column: prediction). */
 static void print_summary(FILE *f, bool json, const char *model, const char *data,
@@ -105,11 +91,11 @@ static void print_summary(FILE *f, bool json, const char *model, const char *dat
     double acc = n ? (double)right / (double)n : 0.0;
     if (json) {
         fputs("{\n  \"model\": ", f);
-        json_str(f, model);
+        cli_json_str(f, model);
         fputs(",\n  \"data\": ", f);
-        json_str(f, data);
+        cli_json_str(f, data);
         fputs(",\n  \"out\": ", f);
-        json_str(f, out);
+        cli_json_str(f, out);
         fprintf(f, ",\n  \"examples\": %zu,\n  \"classes\": %zu,\n", n, C);
         if (!conf) {
             fputs("  \"accuracy\": null,\n  \"correct\": null,\n  \"confusion\": null\n}\n", f);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ae/config.h"
 #include "ae/noise.h"
@@ -64,5 +65,8 @@ int cli_check_classifier(const struct ae_model *m, const char *path, bool need);
 
 /* stderr is a terminal (progress lines update in place). */
 bool cli_stderr_is_tty(void);
+
+/* s as a JSON string, quoted and escaped. */
+void cli_json_str(FILE *f, const char *s);
 
 #endif

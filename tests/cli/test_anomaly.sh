@@ -75,10 +75,12 @@ PY
 "$PY" - s.csv <<'PY' && ok || fail "the default score does not separate the zeros"
 import csv, sys
 import numpy as np
-from sklearn.metrics import roc_auc_score
 r = list(csv.DictReader(open(sys.argv[1])))
 y = np.array([x["label"] != "0" for x in r])
-auc = roc_auc_score(y, np.array([float(x["score"]) for x in r]))
+s = np.array([float(x["score"]) for x in r])
+# AUROC as the Mann-Whitney statistic (numpy alone: the tests do not need scikit-learn)
+pos, neg = s[y][:, None], s[~y][None, :]
+auc = ((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size)
 print("AUROC of the default score, zeros against the rest: %.3f" % auc)
 assert auc > 0.9, auc
 PY

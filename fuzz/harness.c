@@ -109,14 +109,16 @@ int ae_fuzz_idx(const uint8_t *data, size_t size)
 int ae_fuzz_csv(const uint8_t *data, size_t size)
 {
     /* The first byte picks the options: header auto/no/yes, the label
-     * column none / index 0 / index 1 / the name "label", and (bit 4)
-     * missing cells allowed, with the default tokens of data.csv.missing. */
+     * column none / index 0 / index 1 / the name "label", (bit 4)
+     * missing cells allowed, with the default tokens of data.csv.missing,
+     * and (bit 5) label names looked up among three classes. */
     if (size < 1)
         return 0;
     static const char *const labels[] = {NULL, "0", "1", "label"};
     static const char *const missing[] = {"", "NA", "NaN", "nan", "?"};
+    static const char *const classes[] = {"a", "b", "0"}; /* label names looked up */
     ae_csv_options opt = {labels[(data[0] >> 2) & 3], (int)(data[0] & 3) % 3 - 1, missing, 5,
-                          (data[0] >> 4) & 1};
+                          (data[0] >> 4) & 1, classes, (data[0] >> 5) & 1 ? 3 : 0};
     const char *path = ae_fuzz_file(".csv", data + 1, size - 1);
     if (!path)
         abort();
@@ -126,6 +128,16 @@ int ae_fuzz_csv(const uint8_t *data, size_t size)
         check_dataset(&ds);
         if (opt.label_column && ds.n > 0 && !ds.labels)
             abort();
+        /* classes: given ones, or names found (sorted, distinct), else integers */
+        if (opt.n_classes && ds.n_class_names)
+            abort();
+        for (size_t i = 0; ds.labels && i < ds.n; i++)
+            if (ds.labels[i] < 0 || (opt.n_classes && (size_t)ds.labels[i] >= opt.n_classes) ||
+                (ds.n_class_names && (size_t)ds.labels[i] >= ds.n_class_names))
+                abort();
+        for (size_t k = 1; k < ds.n_class_names; k++)
+            if (strcmp(ds.class_names[k - 1], ds.class_names[k]) >= 0)
+                abort();
         /* NaN only where missing cells are allowed, never infinity */
         const float *x = ds.x;
         for (size_t i = 0; ds.dtype == AE_DTYPE_F32 && i < ds.n * ds.dim; i++)

@@ -126,6 +126,8 @@ static void assert_config_eq(const ae_config *a, const ae_config *b)
     ck_assert_int_eq(a->data.n_csv_missing, b->data.n_csv_missing);
     for (int k = 0; k < a->data.n_csv_missing; k++)
         ck_assert_str_eq(a->data.csv_missing[k], b->data.csv_missing[k]);
+    ck_assert_int_eq(a->data.n_class_names, b->data.n_class_names);
+    ck_assert_mem_eq(a->data.class_names, b->data.class_names, sizeof a->data.class_names);
 
     ck_assert_int_eq(a->train.epochs, b->train.epochs);
     ck_assert_int_eq(a->train.batch_size, b->train.batch_size);
@@ -724,6 +726,40 @@ static void combo_fails(const char *const *ov, size_t n, const char *want_prefix
     ck_assert_msg(strstr(err.msg, want_prefix) != NULL, "message: %s", err.msg);
 }
 
+START_TEST(test_class_name_errors)
+{
+    const char *a[] = {"data.class_names=[\"a\", \"b\", \"a\"]"};
+    combo_fails(a, 1, "data.class_names=[\"a\", \"b\", \"a\"]: 'a' appears twice");
+    const char *b[] = {"data.class_names=[\"a,b\"]"};
+    combo_fails(b, 1, "'a,b' contains a comma (CSV cells cannot)");
+    const char *c[] = {"data.class_names=[\"\"]"};
+    combo_fails(c, 1, "'' is empty");
+    const char *d[] = {"data.class_names=[\" a\"]"};
+    combo_fails(d, 1, "has spaces around it");
+    const char *e[] = {"data.class_names=[1, 2]"};
+    combo_fails(e, 1, "expected an array of class names (strings)");
+    const char *f[] = {"data.class_names=\"cat\""};
+    combo_fails(f, 1, "expected an array of class names (strings)");
+    const char *g[] = {"model.type=classifier", "model.classes=3", "data.class_names=[\"a\", \"b\"]"};
+    combo_fails(g, 3, "spec.json: model.classes: is 3, but data.class_names names 2 classes");
+    const char *h[] = {"data.class_names=[\"a\\tb\"]"};
+    combo_fails(h, 1, "contains a control character");
+    /* the library's setter checks the same */
+    ae_config cfg;
+    ae_config_defaults(&cfg);
+    ae_error err = {{0}};
+    const char *dup[2] = {"x", "x"};
+    ck_assert_int_eq(ae_config_set_class_names(&cfg, dup, 2, &err), AE_ERR_INPUT);
+    ck_assert_str_eq(err.msg, "data.class_names[1]: 'x' appears twice");
+    ck_assert_int_eq(cfg.data.n_class_names, 0);
+    const char *two[2] = {"b", "a"};
+    ck_assert_int_eq(ae_config_set_class_names(&cfg, two, 2, &err), AE_OK);
+    ck_assert_int_eq(cfg.data.n_class_names, 2);
+    ck_assert_int_eq(ae_config_set_class_names(&cfg, NULL, 0, &err), AE_OK);
+    ck_assert_int_eq(cfg.data.n_class_names, 0);
+}
+END_TEST
+
 START_TEST(test_variant_errors)
 {
     const char *a[] = {"model.type=cvae"};
@@ -896,6 +932,23 @@ START_TEST(test_round_trip)
     a = parse_ok(MIN, ov2, N(ov2));
     check_round_trip(&a);
 
+    /* data.class_names: the given order, kept through JSON */
+    const char *cn[] = {"model.type=cvae", "model.classes=3",
+                        "data.class_names=[\"normal\", \"attack\", \"caf\u00e9 & <b>\"]"};
+    ae_config c3 = parse_ok(MIN, cn, N(cn));
+    const char *names[AE_MAX_CLASS_NAMES];
+    ck_assert_uint_eq(ae_config_class_names(&c3, names), 3);
+    ck_assert_str_eq(names[0], "normal");
+    ck_assert_str_eq(names[1], "attack");
+    ck_assert_str_eq(names[2], "caf\xc3\xa9 & <b>");
+    check_round_trip(&c3);
+    char *j3 = ae_config_to_json(&c3);
+    ck_assert_ptr_nonnull(strstr(j3, "\"class_names\":\t[\"normal\", \"attack\""));
+    free(j3);
+    j3 = ae_config_to_json(&a); /* none: no key */
+    ck_assert_ptr_null(strstr(j3, "class_names"));
+    free(j3);
+
     /* The resolved spec writes every key explicitly. */
     char *j = ae_config_to_json(&a);
     ck_assert_ptr_nonnull(strstr(j, "\"decoder\":\t[]"));
@@ -973,6 +1026,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_variants);
     tcase_add_test(tc, test_variant_errors);
+    tcase_add_test(tc, test_class_name_errors);
     tcase_add_test(tc, test_save_load);
     tcase_add_test(tc, test_names);
     tcase_add_test(tc, test_null_error_ok);

@@ -337,7 +337,7 @@ START_TEST(test_labels_idx_u8_and_i32)
     size_t n = make_idx(buf, 0x08, 1, d, lab, 2);
     write_gz(path, sizeof path, "labels-idx1.gz", buf, n);
     ae_error err = {{0}};
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_OK);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
     ck_assert_ptr_nonnull(ds.labels);
     ck_assert_int_eq(ds.labels[0], 7);
     ck_assert_int_eq(ds.labels[1], 200);
@@ -348,7 +348,7 @@ START_TEST(test_labels_idx_u8_and_i32)
     put_be32(l32 + 4, 100000);
     n = make_idx(buf, 0x0C, 1, d, l32, 8);
     write_raw(path, sizeof path, "labels32.idx", buf, n);
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_OK);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
     ck_assert_int_eq(ds.labels[0], 3);
     ck_assert_int_eq(ds.labels[1], 100000);
 
@@ -356,7 +356,7 @@ START_TEST(test_labels_idx_u8_and_i32)
     put_be32(l32 + 4, 0xFFFFFFFDu);
     n = make_idx(buf, 0x0C, 1, d, l32, 8);
     write_raw(path, sizeof path, "neg.idx", buf, n);
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "label 1 is negative (-3)"));
     ck_assert_int_eq(ds.labels[1], 100000);
     ae_dataset_free(&ds);
@@ -370,22 +370,134 @@ START_TEST(test_labels_csv)
     char path[512];
     ae_error err = {{0}};
     write_text(path, sizeof path, "labels.csv", "label\n4\n9\n");
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_OK);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
     ck_assert_int_eq(ds.labels[0], 4);
     ck_assert_int_eq(ds.labels[1], 9);
     write_text(path, sizeof path, "labels2.csv", "1\n2\n");
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_OK);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
     ck_assert_int_eq(ds.labels[0], 1);
     ck_assert_int_eq(ds.labels[1], 2);
 
     write_text(path, sizeof path, "labels3.csv", "1,2\n3,4\n");
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "one column"));
-    write_text(path, sizeof path, "labels4.csv", "1\n2.5\n");
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(err.msg, "line 2"));
+    write_text(path, sizeof path, "labels4.csv", "1\n\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "has 1 labels"));
     ck_assert_int_eq(ds.labels[1], 2);
+    /* a label that is not an integer makes every label a name */
+    write_text(path, sizeof path, "labels5.csv", "1\n2.5\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
+    ck_assert_uint_eq(ds.n_class_names, 2);
+    ck_assert_str_eq(ds.class_names[0], "1");
+    ck_assert_str_eq(ds.class_names[1], "2.5");
+    ck_assert_int_eq(ds.labels[0], 0);
+    ck_assert_int_eq(ds.labels[1], 1);
+    /* integers again: the names go */
+    write_text(path, sizeof path, "labels6.csv", "7\n3\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_OK);
+    ck_assert_uint_eq(ds.n_class_names, 0);
+    ck_assert_ptr_null(ds.class_names);
+    ck_assert_int_eq(ds.labels[0], 7);
     ae_dataset_free(&ds);
+}
+END_TEST
+
+/* Label names in a one-column labels CSV: the header rule (a first row that
+ * is not an integer is a header when every other row is one, or when the
+ * file has one row more than the data), byte-order classes, and names
+ * looked up among given classes with the line of one that is not there. */
+START_TEST(test_labels_csv_names)
+{
+    ae_dataset ds = {0};
+    make_u8_data(&ds); /* 2 examples */
+    char path[512];
+    ae_error err = {{0}};
+    write_text(path, sizeof path, "names.csv", "kind\ndog\ncat\n"); /* 3 rows: a header */
+    ck_assert_msg(ae_dataset_load_labels(&ds, path, NULL, 0, &err) == AE_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n_class_names, 2); /* "kind" is no class */
+    ck_assert_str_eq(ds.class_names[0], "cat");
+    ck_assert_str_eq(ds.class_names[1], "dog");
+    ck_assert_int_eq(ds.labels[0], 1);
+    ck_assert_int_eq(ds.labels[1], 0);
+    write_text(path, sizeof path, "names2.csv", "\"dog\"\n dog \n"); /* no header, quotes */
+    ck_assert_msg(ae_dataset_load_labels(&ds, path, NULL, 0, &err) == AE_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n_class_names, 1);
+    ck_assert_str_eq(ds.class_names[0], "dog");
+    ck_assert_int_eq(ds.labels[0], 0);
+    ck_assert_int_eq(ds.labels[1], 0);
+    /* byte order: upper case before lower, "-1" before "1" */
+    write_text(path, sizeof path, "names3.csv", "1\n-1\n");
+    ck_assert_msg(ae_dataset_load_labels(&ds, path, NULL, 0, &err) == AE_OK, "%s", err.msg);
+    ck_assert_str_eq(ds.class_names[0], "-1");
+    ck_assert_int_eq(ds.labels[0], 1);
+    ck_assert_int_eq(ds.labels[1], 0);
+    /* given classes: their order, whatever the file's */
+    const char *const classes[3] = {"zebra", "dog", "cat"};
+    write_text(path, sizeof path, "names4.csv", "cat\nzebra\n");
+    ck_assert_msg(ae_dataset_load_labels(&ds, path, classes, 3, &err) == AE_OK, "%s", err.msg);
+    ck_assert_int_eq(ds.labels[0], 2);
+    ck_assert_int_eq(ds.labels[1], 0);
+    ck_assert_uint_eq(ds.n_class_names, 0); /* the caller has them */
+    write_text(path, sizeof path, "names5.csv", "label\ncat\nhorse\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, classes, 3, &err), AE_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "names5.csv: line 3: label 'horse' is not one of the 3 "
+                                  "classes of the training data (data.class_names: zebra, dog, "
+                                  "cat)"), "%s", err.msg);
+    ck_assert_int_eq(ds.labels[0], 2); /* untouched */
+    /* integers are names too when classes are given */
+    write_text(path, sizeof path, "names6.csv", "0\n1\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, classes, 3, &err), AE_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "line 1: label '0' is not one"), "%s", err.msg);
+    write_text(path, sizeof path, "names7.csv", "cat\n\"\"\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "line 2: the label is empty"), "%s", err.msg);
+    write_text(path, sizeof path, "names8.csv", "cat\nd\x01g\n");
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "line 2: the label contains a control character (byte 0x01)"),
+                  "%s", err.msg);
+    ae_dataset_free(&ds);
+}
+END_TEST
+
+/* A data CSV's label column of names: found classes in byte order, kept by
+ * subset; a label column given by index holding words is no header sign. */
+START_TEST(test_csv_label_names)
+{
+    char path[512];
+    write_text(path, sizeof path, "n.csv", "1,2,normal\n3,4,attack\n5,6,normal\n7,8,probe\n");
+    ae_csv_options o = {"2", -1, NULL, 0, 0, NULL, 0};
+    ae_dataset ds = {0};
+    load_ok(&ds, path, &o);
+    ck_assert_uint_eq(ds.n, 4); /* no header taken */
+    ck_assert_uint_eq(ds.dim, 2);
+    ck_assert_uint_eq(ds.n_class_names, 3);
+    ck_assert_str_eq(ds.class_names[0], "attack");
+    ck_assert_str_eq(ds.class_names[1], "normal");
+    ck_assert_str_eq(ds.class_names[2], "probe");
+    const int32_t want[4] = {1, 0, 1, 2};
+    ck_assert_mem_eq(ds.labels, want, sizeof want);
+    size_t idx[2] = {3, 1};
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_dataset_subset(&ds, idx, 2, &err), AE_OK);
+    ck_assert_uint_eq(ds.n_class_names, 3);
+    ck_assert_str_eq(ds.class_names[2], "probe");
+    ck_assert_int_eq(ds.labels[0], 2);
+    ae_dataset_free(&ds);
+    /* the training data's classes: looked up, the unknown one named by line */
+    const char *const classes[2] = {"normal", "attack"};
+    ae_csv_options known = {"2", -1, NULL, 0, 0, classes, 2};
+    write_text(path, sizeof path, "n2.csv", "1,2,attack\n3,4,normal\n");
+    load_ok(&ds, path, &known);
+    ck_assert_int_eq(ds.labels[0], 1);
+    ck_assert_int_eq(ds.labels[1], 0);
+    ck_assert_uint_eq(ds.n_class_names, 0);
+    ae_dataset_free(&ds);
+    write_text(path, sizeof path, "n3.csv", "x,y,kind\n1,2,attack\n3,4,normal\n5,6,probe\n");
+    ae_csv_options known_by_name = {"kind", -1, NULL, 0, 0, classes, 2};
+    EXPECT_LOAD_ERROR(path, &known_by_name, AE_ERR_INPUT,
+                      "n3.csv: line 4: label 'probe' is not one of the 2 classes of the training "
+                      "data (data.class_names: normal, attack)", NULL);
 }
 END_TEST
 
@@ -399,20 +511,20 @@ START_TEST(test_labels_count_mismatch)
     size_t n = make_idx(buf, 0x08, 1, d, lab, 3);
     write_raw(path, sizeof path, "three-labels.idx", buf, n);
     ae_error err = {{0}};
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
     ck_assert_msg(strncmp(err.msg, path, strlen(path)) == 0, "%s", err.msg);
     ck_assert_msg(strstr(err.msg, "has 3 labels, data has 2 examples"), "%s", err.msg);
     ck_assert_ptr_null(ds.labels);
 
     write_text(path, sizeof path, "one-label.csv", "5\n");
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
     ck_assert_msg(strncmp(err.msg, path, strlen(path)) == 0, "%s", err.msg);
     ck_assert_msg(strstr(err.msg, "has 1 labels, data has 2 examples"), "%s", err.msg);
 
     /* an images file given as labels */
     n = make_idx(buf, 0x08, 3, k_u8_dims, k_u8, sizeof k_u8);
     write_raw(path, sizeof path, "images-as-labels.idx", buf, n);
-    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, &err), AE_ERR_INPUT);
+    ck_assert_int_eq(ae_dataset_load_labels(&ds, path, NULL, 0, &err), AE_ERR_INPUT);
     ck_assert_msg(strstr(err.msg, "must have 1 dimension"), "%s", err.msg);
     ck_assert_ptr_null(ds.labels);
     ae_dataset_free(&ds);
@@ -438,7 +550,7 @@ START_TEST(test_csv_no_header)
 
     /* header = 0 with a non-numeric first row: that row is data, so it fails */
     write_text(path, sizeof path, "forced.csv", "a,b\n1,2\n");
-    ae_csv_options o = {NULL, 0, NULL, 0, 0};
+    ae_csv_options o = {NULL, 0, NULL, 0, 0, NULL, 0};
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 1, column 1", "'a'");
 }
 END_TEST
@@ -457,7 +569,7 @@ START_TEST(test_csv_header)
 
     /* header = 1: a numeric first row is still taken as the header */
     write_text(path, sizeof path, "numhead.csv", "10,20,30\n1,2,3\n");
-    ae_csv_options o = {NULL, 1, NULL, 0, 0};
+    ae_csv_options o = {NULL, 1, NULL, 0, 0, NULL, 0};
     load_ok(&ds, path, &o);
     ck_assert_uint_eq(ds.n, 1);
     ck_assert_mem_eq(ds.x, want, 3 * sizeof(float));
@@ -469,7 +581,7 @@ START_TEST(test_csv_label_by_name)
 {
     char path[512];
     write_text(path, sizeof path, "named.csv", "x,\"label\",y\n1,3,2\n4,0,5\n");
-    ae_csv_options o = {"label", -1, NULL, 0, 0};
+    ae_csv_options o = {"label", -1, NULL, 0, 0, NULL, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     const float want[4] = {1, 2, 4, 5};
@@ -487,7 +599,7 @@ START_TEST(test_csv_label_by_index)
 {
     char path[512];
     write_text(path, sizeof path, "indexed.csv", "1,2,7\n3,4,2147483647\n");
-    ae_csv_options o = {"2", -1, NULL, 0, 0};
+    ae_csv_options o = {"2", -1, NULL, 0, 0, NULL, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     const float want[4] = {1, 2, 3, 4};
@@ -500,7 +612,7 @@ START_TEST(test_csv_label_by_index)
 
     /* index with a header, label first */
     write_text(path, sizeof path, "indexed-head.csv", "y,a\n5,0.5\n");
-    ae_csv_options o0 = {"0", -1, NULL, 0, 0};
+    ae_csv_options o0 = {"0", -1, NULL, 0, 0, NULL, 0};
     load_ok(&ds, path, &o0);
     ck_assert_uint_eq(ds.n, 1);
     ck_assert_uint_eq(ds.dim, 1);
@@ -810,7 +922,7 @@ START_TEST(test_csv_missing_cells)
 {
     char path[512];
     write_text(path, sizeof path, "missing.csv", "1, NA,3\n,5, ?\nnan,NaN,9\n");
-    ae_csv_options allow = {NULL, -1, k_missing, 5, 1};
+    ae_csv_options allow = {NULL, -1, k_missing, 5, 1, NULL, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &allow);
     ck_assert_uint_eq(ds.n, 3); /* the first row is data, not a header */
@@ -822,13 +934,13 @@ START_TEST(test_csv_missing_cells)
         ck_assert_msg(miss[i] ? isnan(x[i]) : x[i] == want[i], "cell %d: %g", i, (double)x[i]);
     ae_dataset_free(&ds);
     /* not allowed: today's error, which now names the key */
-    ae_csv_options deny = {NULL, -1, k_missing, 5, 0};
+    ae_csv_options deny = {NULL, -1, k_missing, 5, 0, NULL, 0};
     write_text(path, sizeof path, "missing2.csv", "a,b\n1,2\n3,NA\n");
     EXPECT_LOAD_ERROR(path, &deny, AE_ERR_INPUT, "line 3, column 2 ('b'): missing value 'NA'",
                       "data.missing \"allow\"");
     /* other tokens: "-" counts, "NA" is then an ordinary bad number */
     const char *const dash[] = {"-"};
-    ae_csv_options other = {NULL, 1, dash, 1, 1};
+    ae_csv_options other = {NULL, 1, dash, 1, 1, NULL, 0};
     write_text(path, sizeof path, "missing3.csv", "a,b\n1,-\n");
     load_ok(&ds, path, &other);
     ck_assert(isnan(((const float *)ds.x)[1]));
@@ -836,9 +948,10 @@ START_TEST(test_csv_missing_cells)
     write_text(path, sizeof path, "missing4.csv", "a,b\n1,NA\n");
     EXPECT_LOAD_ERROR(path, &other, AE_ERR_INPUT, "cannot parse 'NA' as a number", NULL);
     /* a label is never missing */
-    ae_csv_options lab = {"label", -1, k_missing, 5, 1};
+    ae_csv_options lab = {"label", -1, k_missing, 5, 1, NULL, 0};
     write_text(path, sizeof path, "missing5.csv", "a,label\n1,NA\n");
-    EXPECT_LOAD_ERROR(path, &lab, AE_ERR_INPUT, "label 'NA' is not an integer", NULL);
+    EXPECT_LOAD_ERROR(path, &lab, AE_ERR_INPUT, "line 2, column 2 ('label'): the label is missing "
+                      "('NA', one of data.csv.missing)", NULL);
 }
 END_TEST
 
@@ -851,7 +964,7 @@ START_TEST(test_idx_f32_nan_allowed)
     size_t n = make_idx(buf, 0x0D, 2, dims, payload, sizeof payload);
     char path[512];
     write_raw(path, sizeof path, "nan-ok.idx", buf, n);
-    ae_csv_options allow = {NULL, -1, NULL, 0, 1};
+    ae_csv_options allow = {NULL, -1, NULL, 0, 1, NULL, 0};
     for (int mapped = 0; mapped < 2; mapped++) {
         if (!mapped)
             setenv("AE_NO_MMAP", "1", 1);
@@ -909,17 +1022,22 @@ START_TEST(test_csv_label_errors)
 {
     char path[512];
     write_text(path, sizeof path, "lab.csv", "x,y,target\n1,2,3\n");
-    ae_csv_options o = {"label", -1, NULL, 0, 0};
+    ae_csv_options o = {"label", -1, NULL, 0, 0, NULL, 0};
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "label column 'label' is not in the header",
                       "x, y, target");
-    ae_csv_options o5 = {"5", -1, NULL, 0, 0};
+    ae_csv_options o5 = {"5", -1, NULL, 0, 0, NULL, 0};
     EXPECT_LOAD_ERROR(path, &o5, AE_ERR_INPUT, "index 5 is out of range", "3 columns");
     write_text(path, sizeof path, "lab-noheader.csv", "1,2,3\n");
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "no header row", NULL);
-    write_text(path, sizeof path, "lab-bad.csv", "x,label\n1,2\n1,-1\n");
-    EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 3, column 2 ('label')", "'-1'");
-    write_text(path, sizeof path, "lab-big.csv", "x,label\n1,2147483648\n");
-    EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 2", "not an integer");
+    write_text(path, sizeof path, "lab-bad.csv", "x,label\n1,2\n1,\n");
+    EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 3: the label is empty", NULL);
+    char longname[200];
+    memset(longname, 'a', 150);
+    longname[150] = '\0';
+    char text[300];
+    snprintf(text, sizeof text, "x,label\n1,%s\n", longname);
+    write_text(path, sizeof path, "lab-long.csv", text);
+    EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "line 2: the label 'aaaa", "is 150 bytes long");
     write_text(path, sizeof path, "lab-only.csv", "label\n1\n");
     EXPECT_LOAD_ERROR(path, &o, AE_ERR_INPUT, "no feature columns", NULL);
 }
@@ -931,7 +1049,7 @@ START_TEST(test_truncate_and_free)
 {
     char path[512];
     write_text(path, sizeof path, "t.csv", "y,a,b\n1,1,2\n2,3,4\n3,5,6\n");
-    ae_csv_options o = {"y", -1, NULL, 0, 0};
+    ae_csv_options o = {"y", -1, NULL, 0, 0, NULL, 0};
     ae_dataset ds = {0};
     load_ok(&ds, path, &o);
     ae_dataset_truncate(&ds, 0);
@@ -998,7 +1116,7 @@ START_TEST(test_mnist_t10k)
     ck_assert_uint_eq(s0, 18454);
     ck_assert_uint_eq(s1, 41833);
     ae_error err = {{0}};
-    ck_assert_msg(ae_dataset_load_labels(&ds, labels, &err) == AE_OK, "%s", err.msg);
+    ck_assert_msg(ae_dataset_load_labels(&ds, labels, NULL, 0, &err) == AE_OK, "%s", err.msg);
     ck_assert_int_eq(ds.labels[0], 7);
     ck_assert_int_eq(ds.labels[1], 2);
     ck_assert_int_eq(ds.labels[9999], 6);
@@ -1040,6 +1158,8 @@ static Suite *data_suite(void)
     tcase_add_test(ok, test_idx_mapped_matches_read);
     tcase_add_test(ok, test_labels_idx_u8_and_i32);
     tcase_add_test(ok, test_labels_csv);
+    tcase_add_test(ok, test_labels_csv_names);
+    tcase_add_test(ok, test_csv_label_names);
     tcase_add_test(ok, test_csv_no_header);
     tcase_add_test(ok, test_csv_header);
     tcase_add_test(ok, test_csv_label_by_name);

@@ -149,7 +149,7 @@ START_TEST(test_scatter_svg)
 {
     float xy[8] = {0, 0, 1, 1, 2, 0.5f, NAN, 1};
     int32_t lab[4] = {7, 3, 7, 3};
-    ae_scatter s = {xy, lab, 4, "Codes & more", "sub<title>", "z0", "z1"};
+    ae_scatter s = {xy, lab, 4, "Codes & more", "sub<title>", "z0", "z1", NULL, 0};
     char *svg = ae_plot_scatter_svg(&s);
     ck_assert_ptr_nonnull(svg);
     /* 3 finite points (r=2.2) and two legend discs (r=6), labels in order */
@@ -176,6 +176,29 @@ START_TEST(test_scatter_svg)
 }
 END_TEST
 
+/* Class names in the legend: escaped, long ones cut at a character
+ * boundary, a label past the names shown as its number; the PNG draws. */
+START_TEST(test_scatter_names)
+{
+    float xy[8] = {0, 0, 1, 1, 2, 0.5f, 3, 1};
+    int32_t lab[4] = {2, 0, 1, 3};
+    /* 15 ASCII bytes then a 2-byte character across the 16-byte cut */
+    const char *const names[3] = {"cats & <dogs>", "normal", "abcdefghijklmno\xc3\xa9xyz"};
+    ae_scatter s = {xy, lab, 4, "t", NULL, "x", "y", names, 3};
+    char *svg = ae_plot_scatter_svg(&s);
+    ck_assert_ptr_nonnull(svg);
+    const char *a = strstr(svg, ">cats &amp; &lt;dogs&gt;</text>"), *b = strstr(svg, ">normal</text>"),
+               *c = strstr(svg, ">abcdefghijklmno...</text>"), *d = strstr(svg, ">3</text>");
+    ck_assert_msg(a && b && c && d && a < b && b < c && c < d, "%s", svg);
+    free(svg);
+    uint8_t *rgb = NULL;
+    size_t w, h;
+    ae_error err = {{0}};
+    ck_assert_int_eq(ae_plot_scatter_rgb(&s, &rgb, &w, &h, &err), AE_OK);
+    free(rgb);
+}
+END_TEST
+
 START_TEST(test_scatter_many_labels)
 {
     enum { N = 30 };
@@ -186,7 +209,7 @@ START_TEST(test_scatter_many_labels)
         xy[2 * i + 1] = (float)(i % 7);
         lab[i] = 100 - i; /* 30 distinct labels */
     }
-    ae_scatter s = {xy, lab, N, "t", NULL, "x", "y"};
+    ae_scatter s = {xy, lab, N, "t", NULL, "x", "y", NULL, 0};
     char *svg = ae_plot_scatter_svg(&s);
     ck_assert_uint_eq(count(svg, "r=\"2.2\""), N);
     ck_assert_uint_eq(count(svg, "r=\"6\""), 19); /* 19 labels and "+11 more" */
@@ -210,7 +233,7 @@ START_TEST(test_scatter_raster)
 {
     float xy[6] = {-1, -1, 1, 1, 0, 0.5f};
     int32_t lab[3] = {0, 1, 1};
-    ae_scatter s = {xy, lab, 3, "Title", "Subtitle", "z0", "z1"};
+    ae_scatter s = {xy, lab, 3, "Title", "Subtitle", "z0", "z1", NULL, 0};
     uint8_t *px;
     size_t w, h;
     ae_error err;
@@ -236,7 +259,7 @@ END_TEST
 START_TEST(test_scatter_write)
 {
     float xy[4] = {0, 0, 1, 1};
-    ae_scatter s = {xy, NULL, 2, "t", NULL, "x", "y"};
+    ae_scatter s = {xy, NULL, 2, "t", NULL, "x", "y", NULL, 0};
     char path[512];
     ae_error err;
     snprintf(path, sizeof path, "%s/plot.PNG", tmpdir);
@@ -274,7 +297,7 @@ START_TEST(test_plot_codes)
     char path[512];
     ae_error err;
     snprintf(path, sizeof path, "%s/codes.svg", tmpdir);
-    ck_assert_int_eq(ae_plot_codes(path, codes, N, L, lab, "the test set", &err), AE_OK);
+    ck_assert_int_eq(ae_plot_codes(path, codes, N, L, lab, NULL, 0, "the test set", &err), AE_OK);
     char *svg = slurp(path);
     ck_assert_ptr_nonnull(strstr(svg, ">Latent codes of the test set</text>"));
     ck_assert_ptr_nonnull(strstr(svg, "5-d codes projected on their first two principal components"));
@@ -283,18 +306,18 @@ START_TEST(test_plot_codes)
     ck_assert_uint_eq(count(svg, "r=\"2.2\""), N);
     free(svg);
     /* 2-D codes are drawn as they are */
-    ck_assert_int_eq(ae_plot_codes(path, codes, N, 2, NULL, "x.csv", &err), AE_OK);
+    ck_assert_int_eq(ae_plot_codes(path, codes, N, 2, NULL, NULL, 0, "x.csv", &err), AE_OK);
     svg = slurp(path);
     ck_assert_ptr_nonnull(strstr(svg, ">z0</text>"));
     ck_assert_ptr_nonnull(strstr(svg, ">z1</text>"));
     ck_assert_ptr_null(strstr(svg, "principal"));
     free(svg);
     /* 1-D codes against the example index */
-    ck_assert_int_eq(ae_plot_codes(path, codes, N, 1, NULL, "x.csv", &err), AE_OK);
+    ck_assert_int_eq(ae_plot_codes(path, codes, N, 1, NULL, NULL, 0, "x.csv", &err), AE_OK);
     svg = slurp(path);
     ck_assert_ptr_nonnull(strstr(svg, ">example index</text>"));
     free(svg);
-    ck_assert_int_eq(ae_plot_codes(path, codes, 0, 2, NULL, "x", &err), AE_ERR_USAGE);
+    ck_assert_int_eq(ae_plot_codes(path, codes, 0, 2, NULL, NULL, 0, "x", &err), AE_ERR_USAGE);
 }
 END_TEST
 
@@ -309,6 +332,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lines_write);
     tcase_add_test(tc, test_scatter_svg);
     tcase_add_test(tc, test_scatter_many_labels);
+    tcase_add_test(tc, test_scatter_names);
     tcase_add_test(tc, test_scatter_raster);
     tcase_add_test(tc, test_scatter_write);
     tcase_add_test(tc, test_plot_codes);

@@ -55,8 +55,9 @@ for row in $rows; do
     [ "${type[$row]}" = iwae ] && extra=(--set model.type='"iwae"' --set "model.iw_samples=${k[$row]}")
     run=$out/$row
     t0=$(date +%s.%N)
-    if [ -f "$run/checkpoint.safetensors" ]; then # a run cut short goes on
-        "$root/build/aetrain" --resume "$run/checkpoint.safetensors" --epochs "$epochs" --threads "$threads" --quiet
+    if [ -f "$run/checkpoint.safetensors" ]; then # a run cut short goes on, in this folder
+        "$root/build/aetrain" --resume "$run/checkpoint.safetensors" --epochs "$epochs" --threads "$threads" \
+            --out "$run" --quiet
     else
         "$root/build/aetrain" --config "$here/burda2016.json" \
             --set "data.train=\"$M/train-images-idx3-ubyte.gz\"" --set "data.test=\"$M/t10k-images-idx3-ubyte.gz\"" \

@@ -62,8 +62,19 @@ void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng);
 
 /* Loads a data file, its optional label file (labels_path NULL or "") and
  * keeps the first `limit` examples (0: all), with the CSV settings of the
- * spec's data section. */
+ * spec's data section.  Label names are looked up among the spec's
+ * data.class_names (a name not among them is an error naming its row).  A
+ * spec without class names whose training data had labels
+ * (data.train_labels or data.csv.label_column) takes integer labels only,
+ * and names are an error saying so; one whose training data had none takes
+ * names as the file's own classes (ds->class_names). */
 ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
                         long limit, ae_dataset *ds, ae_error *err);
+
+/* The same for the training data of a run: when the spec has no
+ * data.class_names, labels that are names are accepted and become classes
+ * in byte order (ds->class_names), which the run then writes to its spec. */
+ae_status ae_load_training_split(const ae_config *cfg, const char *path, const char *labels_path,
+                                 long limit, ae_dataset *ds, ae_error *err);
 
 #endif

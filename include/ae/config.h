@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ae/data.h"
 #include "ae/layer.h"
 #include "ae/backend.h"
 #include "ae/likelihood.h"
@@ -46,6 +47,7 @@ typedef enum { AE_BIN_NONE, AE_BIN_FIXED, AE_BIN_DYNAMIC } ae_binarize;
 
 #define AE_MAX_MISSING_TOKENS 16 /* data.csv.missing: at most this many tokens */
 #define AE_MISSING_TOKEN_LEN 32  /* each shorter than this */
+#define AE_CLASS_NAMES_BYTES 16384 /* data.class_names: all names with a NUL after each */
 
 /* train.lr_schedule.type (src/train/schedule.c) */
 typedef enum {
@@ -113,6 +115,14 @@ typedef struct {
         long test_limit;                /* likewise for the test set */
         long labeled;                   /* classifier: train on a random subset of this many
                                          * training examples (train.seed); 0 = all */
+        /* data.class_names: the names of classes 0..n-1 when the labels are
+         * words (a CSV label column of names).  aetrain fills it from the
+         * training data (the distinct names in byte order) unless the spec
+         * gives it; a label that is not one of them is an error naming its
+         * row.  Packed: each name followed by a NUL; read it with
+         * ae_config_class_names.  n_class_names = 0: integer labels. */
+        char class_names[AE_CLASS_NAMES_BYTES];
+        int n_class_names;
     } data;
     struct {
         int epochs;                 /* default 10 */
@@ -179,6 +189,22 @@ char *ae_config_to_json(const ae_config *c);
 
 /* Writes ae_config_to_json atomically to path. */
 ae_status ae_config_save(const ae_config *c, const char *path, ae_error *err);
+
+/* data.class_names as names[0..n) (pointers into c); returns n (0: none). */
+size_t ae_config_class_names(const ae_config *c, const char *names[AE_MAX_CLASS_NAMES]);
+
+/* Sets data.class_names to names[0..n) (n = 0 clears them).  AE_ERR_INPUT,
+ * naming data.class_names, when one is not a valid name (empty, over
+ * AE_MAX_CLASS_NAME_LEN bytes, a comma, a control character, spaces around
+ * it, a repeat) or they do not fit. */
+ae_status ae_config_set_class_names(ae_config *c, const char *const *names, size_t n,
+                                    ae_error *err);
+
+/* When c has no data.class_names and ds's labels were names, makes them c's
+ * (so a second file is read against the first one's classes); path names
+ * the file in an error. */
+ae_status ae_config_take_class_names(ae_config *c, const ae_dataset *ds, const char *path,
+                                     ae_error *err);
 
 /* The optimizer settings of c->train. */
 ae_optim_settings ae_config_optim(const ae_config *c);

@@ -1,6 +1,7 @@
 /* Datasets: IDX (raw or gzip; uint8 or float32 elements) and CSV (optionally
  * gzip; header row auto-detected; one optional label column) loaded into one
- * [n x dim] matrix, plus integer labels.
+ * [n x dim] matrix, plus labels: integers, or class names (words such as
+ * "cat" and "dog") turned into classes 0..k-1.
  *
  * An ae_dataset owns x and labels; ae_dataset_free releases them.
  *
@@ -28,7 +29,12 @@ typedef struct {
     size_t dim;        /* features per example */
     ae_dtype dtype;    /* element type of x as stored (uint8 stays uint8) */
     const void *x;     /* [n x dim] row-major, uint8_t or float */
-    int32_t *labels;   /* [n] or NULL */
+    int32_t *labels;   /* [n] or NULL: classes 0..k-1 when the labels were names */
+    /* The class names when a CSV's labels were words and no classes were
+     * given (ae_csv_options.classes): class k is class_names[k], the distinct
+     * names in byte order.  NULL and 0 otherwise. */
+    char **class_names;
+    size_t n_class_names;
     size_t img_h, img_w; /* image shape when the file says so (IDX [n x h x w]), else 0 */
     struct ae_mapping *map; /* x lies in a memory map of the file, else NULL */
 } ae_dataset;
@@ -44,7 +50,24 @@ typedef struct {
     const char *const *missing;
     size_t n_missing;
     int allow_missing;
+    /* Label names (a CSV label column, a one-column labels CSV): with
+     * n_classes > 0 every label cell is a name looked up among
+     * classes[0..n_classes) (its index is the label), and a name not among
+     * them is an error naming its line.  Without, labels that are all
+     * integers from 0 to 2147483647 stay integers; otherwise every label is
+     * a name, and the distinct names sorted in byte order (strcmp) are the
+     * classes 0..k-1 (ae_dataset.class_names).  IDX labels are always
+     * integers (class indices).  Streaming takes integers only. */
+    const char *const *classes;
+    size_t n_classes;
 } ae_csv_options;
+
+#define AE_MAX_CLASS_NAMES 1024   /* classes a model can name */
+#define AE_MAX_CLASS_NAME_LEN 127 /* bytes of one class name */
+
+/* "a, b, c": names[0..n) joined into buf [size], ending in "..." when they
+ * do not fit (for messages). */
+void ae_names_join(const char *const *names, size_t n, char *buf, size_t size);
 
 /* Loads path, choosing the format by content and extension: a name ending in
  * .csv or .csv.gz is CSV whatever its bytes; otherwise IDX when the first
@@ -62,9 +85,13 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
                           ae_error *err);
 
 /* Loads labels from an IDX file of one dimension (uint8, or int32 >= 0) or a
- * one-column CSV of integers (header auto-detected) and attaches them to ds,
- * replacing any it had; the count must equal ds->n. */
-ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err);
+ * one-column CSV of integers or names (classes as in ae_csv_options; the
+ * first row is a header when it is not an integer and either every other row
+ * is, or the file has one row more than ds has examples) and attaches them
+ * to ds, replacing any it had (and its class names); the count must equal
+ * ds->n. */
+ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, const char *const *classes,
+                                 size_t n_classes, ae_error *err);
 
 /* Streaming: the rows of a data file one at a time, for files larger than
  * memory (aeconvert).  info describes the rows: n is the count an IDX header

@@ -56,6 +56,9 @@ typedef struct {
     const char *title;
     const char *subtitle;     /* a second, smaller line, or NULL */
     const char *xlabel, *ylabel;
+    /* label k's name in the legend when k < n_label_names (else the number) */
+    const char *const *label_names;
+    size_t n_label_names;
 } ae_scatter;
 
 /* 760 x 620 pixels: the points (in the order given, so no class hides the
@@ -76,9 +79,11 @@ ae_status ae_plot_scatter_write(const char *path, const ae_scatter *s, ae_error 
  * L = 2 the codes themselves, for L = 1 the code against the example index,
  * for L > 2 their projection on the first two principal components (the
  * subtitle says so, with the share of variance each explains).  labels [n]
- * or NULL.  Written by ae_plot_scatter_write's rule. */
+ * or NULL; label_names[0..n_label_names) name them in the legend (NULL, 0:
+ * the numbers).  Written by ae_plot_scatter_write's rule. */
 ae_status ae_plot_codes(const char *path, const float *codes, size_t n, size_t L,
-                        const int32_t *labels, const char *what, ae_error *err);
+                        const int32_t *labels, const char *const *label_names,
+                        size_t n_label_names, const char *what, ae_error *err);
 
 /* Whether a file name ends in ext (".svg", ".png"), ignoring case. */
 bool ae_plot_has_ext(const char *path, const char *ext);

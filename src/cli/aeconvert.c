@@ -297,7 +297,7 @@ int main(int argc, char **argv)
         cli_error("--out %s is the input file; write to another name", out);
         return 2;
     }
-    ae_csv_options csv = {label_column, header, NULL, 0, 0};
+    ae_csv_options csv = {label_column, header, NULL, 0, 0, NULL, 0};
     ae_error err = {{0}};
     ae_status st = AE_OK;
     float *scale = NULL, *shift = NULL;
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
     if (st == AE_OK && labels_out) {
         if (labels_in) {
             tmp.n = c.total; /* the labels of every input row; the first n are written */
-            st = ae_dataset_load_labels(&tmp, labels_in, &err);
+            st = ae_dataset_load_labels(&tmp, labels_in, NULL, 0, &err);
             lab = tmp.labels;
         } else if (!c.has_labels) {
             ae_error_set(&err, "--labels-out: %s has no label column; give --labels FILE", in);

@@ -47,13 +47,16 @@ static void usage(FILE *f)
             "CSV columns: index,[label,]z0,...,z{k-1}[,logvar0,...,logvar{k-1}]\n"
             ".npy: a float32 array [n x k] (or [n x 2k] with --logvar: codes, then log-variances);\n"
             "labels are not in the .npy: they are in your label file, in the same order.\n"
+            "A model trained on label names (data.class_names) writes the names.\n"
             "exit codes: 0 ok, 1 runtime failure, 2 bad usage or input\n");
 }
 
 /* Writes the codes [n x k] (k = L, or 2L with the log-variances) as CSV or
- * .npy to out_path ("-": standard output), atomically for a file. */
+ * .npy to out_path ("-": standard output), atomically for a file; a CSV's
+ * labels as the data had them (class names, or integers). */
 static ae_status write_codes(const char *out_path, bool npy, const float *codes,
-                             const ae_dataset *ds, size_t L, bool with_logvar, ae_error *err)
+                             const ae_dataset *ds, const cli_classes *cls, size_t L,
+                             bool with_logvar, ae_error *err)
 {
     size_t k = with_logvar ? 2 * L : L;
     ae_atomic_file af = {0};
@@ -82,8 +85,10 @@ static ae_status write_codes(const char *out_path, bool npy, const float *codes,
         fputc('\n', f);
         for (size_t i = 0; i < ds->n; i++) {
             fprintf(f, "%zu", i);
-            if (ds->labels)
-                fprintf(f, ",%d", (int)ds->labels[i]);
+            if (ds->labels) {
+                fputc(',', f);
+                cli_put_label(f, cls, ds->labels[i]);
+            }
             for (size_t j = 0; j < k; j++)
                 fprintf(f, ",%.7g", codes[i * k + j]);
             fputc('\n', f);
@@ -181,6 +186,8 @@ int main(int argc, char **argv)
     if ((rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     st = ae_load_split(&cfg, data_path, labels_path, 0, &ds, &err);
+    if (st == AE_OK) /* names of labels the model did not learn */
+        st = ae_config_take_class_names(&cfg, &ds, labels_path ? labels_path : data_path, &err);
     if (st != AE_OK) {
         rc = cli_fail(st, &err);
         goto out;
@@ -190,6 +197,8 @@ int main(int argc, char **argv)
         rc = cli_fail(st, &err);
         goto out;
     }
+    cli_classes cls;
+    cli_classes_get(&cfg, &cls);
     size_t L = m.latent, k = with_logvar ? 2 * L : L;
     eps = malloc(ENCODE_BATCH * L * sizeof(float)); /* [ENCODE_BATCH x L] */
     codes = malloc(ds.n * k * sizeof(float)); /* [n x k]: mu (or z), then logvar */
@@ -230,14 +239,14 @@ int main(int argc, char **argv)
     free(lv);
 
     if (out_path)
-        st = write_codes(out_path, npy, codes, &ds, L, with_logvar, &err);
+        st = write_codes(out_path, npy, codes, &ds, &cls, L, with_logvar, &err);
     if (st == AE_OK && plot_path) {
         /* the means (or samples) without the log-variances, [n x L] */
         for (size_t i = 0; with_logvar && i < ds.n; i++)
             memmove(codes + i * L, codes + i * k, L * sizeof(float));
         const char *base = strrchr(data_path, '/');
-        st = ae_plot_codes(plot_path, codes, ds.n, L, ds.labels, base ? base + 1 : data_path,
-                           &err);
+        st = ae_plot_codes(plot_path, codes, ds.n, L, ds.labels, cls.names, cls.n,
+                           base ? base + 1 : data_path, &err);
     }
     if (st != AE_OK)
         rc = cli_fail(st, &err);

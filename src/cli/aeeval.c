@@ -212,14 +212,23 @@ static int parse_args(int argc, char **argv, args_t *a)
     return -1;
 }
 
-/* Loads one data file with the model's CSV settings and checks its width. */
-static int load(const ae_config *cfg, const ae_model *m, const char *opt, const char *path,
+/* The class names of the labels (the model's, or those of --data's labels
+ * when the model learnt none), for the label column of the output files. */
+static cli_classes classes;
+
+/* Loads one data file with the model's CSV settings and checks its width.
+ * Label names of a model that learnt no labels are the first labelled
+ * file's: cfg takes them, and the next file is read against them. */
+static int load(ae_config *cfg, const ae_model *m, const char *opt, const char *path,
                 const char *labels, long limit, ae_dataset *ds)
 {
     ae_error err = {{0}};
     ae_status st = ae_load_split(cfg, path, labels, limit, ds, &err);
+    if (st == AE_OK)
+        st = ae_config_take_class_names(cfg, ds, labels ? labels : path, &err);
     if (st != AE_OK)
         return cli_fail(st, &err);
+    cli_classes_get(cfg, &classes);
     const char *hint = !strcmp(opt, "--data") ? "--labels FILE, or a CSV with the model's "
                                                 "data.csv.label_column"
                        : !strcmp(opt, "--probe-train") ? "--probe-labels FILE, or a CSV with the "
@@ -275,8 +284,10 @@ static void row_start(FILE *f, const ae_dataset *ds, size_t i)
 {
     if (i == SIZE_MAX)
         fprintf(f, "index%s", ds->labels ? ",label" : "");
-    else if (ds->labels)
-        fprintf(f, "%zu,%d", i, (int)ds->labels[i]);
+    else if (ds->labels) {
+        fprintf(f, "%zu,", i);
+        cli_put_label(f, &classes, ds->labels[i]);
+    }
     else
         fprintf(f, "%zu", i);
 }
@@ -339,7 +350,7 @@ static ae_status write_per_feature(const char *path, const ae_dataset *ds,
 /* Scores --data (its bounds taken from res), fits the reference and the
  * threshold, writes --scores and --per-feature.  Returns -1 to go on, else
  * the exit code. */
-static int run_anomaly(const args_t *a, const ae_config *cfg, ae_model *m, const ae_dataset *ds,
+static int run_anomaly(const args_t *a, ae_config *cfg, ae_model *m, const ae_dataset *ds,
                        const ae_eval_result *res, anomaly_t *an)
 {
     ae_error err = {{0}};

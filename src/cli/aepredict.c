@@ -33,7 +33,9 @@ static void usage(FILE *f)
             "                     model's data.csv.label_column has its own\n"
             "  --out FILE         the predictions, CSV (- for standard output):\n"
             "                     index,prediction,p0,...,p{C-1}[,label]\n"
-            "                     (prediction: the most probable class, the first on a tie)\n"
+            "                     (prediction: the most probable class, the first on a tie);\n"
+            "                     a model trained on label names (data.class_names) writes\n"
+            "                     the names, and p_NAME for each class's probability\n"
             "  --json             print one JSON object (counts, accuracy, confusion matrix)\n"
             "                     instead of the text summary\n"
             "  --limit N          only the first N examples of FILE\n"
@@ -48,7 +50,8 @@ static void usage(FILE *f)
 
 /* The predictions file: one row per example of p [n x C]. */
 static ae_status write_predictions(const char *path, const float *p, const int32_t *pred,
-                                   const int32_t *labels, size_t n, size_t C, ae_error *err)
+                                   const int32_t *labels, size_t n, size_t C,
+                                   const cli_classes *cls, ae_error *err)
 {
     ae_atomic_file af = {0};
     bool to_stdout = !strcmp(path, "-");
@@ -61,14 +64,20 @@ static ae_status write_predictions(const char *path, const float *p, const int32
     }
     fputs("index,prediction", f);
     for (size_t k = 0; k < C; k++)
-        fprintf(f, ",p%zu", k);
+        if (k < cls->n)
+            fprintf(f, ",p_%s", cls->names[k]);
+        else
+            fprintf(f, ",p%zu", k);
     fputs(labels ? ",label\n" : "\n", f);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%zu,%d", i, (int)pred[i]);
+        fprintf(f, "%zu,", i);
+        cli_put_label(f, cls, pred[i]);
         for (size_t k = 0; k < C; k++)
             fprintf(f, ",%.7g", (double)p[i * C + k]);
-        if (labels)
-            fprintf(f, ",%d", (int)labels[i]);
+        if (labels) {
+            fputc(',', f);
+            cli_put_label(f, cls, labels[i]);
+        }
         fputc('\n', f);
     }
     if (!to_stdout)
@@ -80,10 +89,21 @@ static ae_status write_predictions(const char *path, const float *p, const int32
     return AE_OK;
 }
 
+/* Class k for the confusion matrix: its name (cut to 16 bytes), or k. */
+static const char *class_text(const cli_classes *cls, size_t k, char *buf, size_t size)
+{
+    if (k < cls->n)
+        snprintf(buf, size, "%.16s", cls->names[k]);
+    else
+        snprintf(buf, size, "%zu", k);
+    return buf;
+}
+
 /* The summary: counts, and with labels the accuracy and the confusion
  * matrix conf [C x C] (row: label, column: prediction). */
 static void print_summary(FILE *f, bool json, const char *model, const char *data,
-                          const char *out, size_t n, size_t C, const size_t *conf)
+                          const char *out, size_t n, size_t C, const cli_classes *cls,
+                          const size_t *conf)
 {
     size_t right = 0;
     for (size_t k = 0; conf && k < C; k++)
@@ -96,7 +116,14 @@ static void print_summary(FILE *f, bool json, const char *model, const char *dat
         cli_json_str(f, data);
         fputs(",\n  \"out\": ", f);
         cli_json_str(f, out);
-        fprintf(f, ",\n  \"examples\": %zu,\n  \"classes\": %zu,\n", n, C);
+        fprintf(f, ",\n  \"examples\": %zu,\n  \"classes\": %zu,\n  \"class_names\": ", n, C);
+        if (!cls->n)
+            fputs("null", f);
+        for (size_t k = 0; k < cls->n; k++) {
+            fputs(k ? ", " : "[", f);
+            cli_json_str(f, cls->names[k]);
+        }
+        fputs(cls->n ? "],\n" : ",\n", f);
         if (!conf) {
             fputs("  \"accuracy\": null,\n  \"correct\": null,\n  \"confusion\": null\n}\n", f);
             return;
@@ -119,14 +146,21 @@ static void print_summary(FILE *f, bool json, const char *model, const char *dat
     }
     fprintf(f, "accuracy %.4f (%zu of %zu)\n", acc, right, n);
     fputs("confusion matrix (rows: label, columns: prediction)\n", f);
-    fprintf(f, "%7s", "label");
+    /* columns as wide as the longest class name (up to 16 bytes shown) */
+    int w = 6;
+    for (size_t k = 0; k < cls->n; k++) {
+        size_t len = strlen(cls->names[k]);
+        w = len > 16 ? 16 : len > (size_t)w ? (int)len : w;
+    }
+    char name[24];
+    fprintf(f, "%*s", w, "label");
     for (size_t k = 0; k < C; k++)
-        fprintf(f, " %6zu", k);
+        fprintf(f, " %*s", w, class_text(cls, k, name, sizeof name));
     fputc('\n', f);
     for (size_t y = 0; y < C; y++) {
-        fprintf(f, "%7zu", y);
+        fprintf(f, "%*s", w, class_text(cls, y, name, sizeof name));
         for (size_t k = 0; k < C; k++)
-            fprintf(f, " %6zu", conf[y * C + k]);
+            fprintf(f, " %*zu", w, conf[y * C + k]);
         fputc('\n', f);
     }
 }
@@ -229,13 +263,15 @@ int main(int argc, char **argv)
         if (conf)
             conf[(size_t)ds.labels[i] * C + best]++;
     }
-    if ((st = write_predictions(out_path, p, pred, ds.labels, n, C, &err)) != AE_OK) {
+    cli_classes cls;
+    cli_classes_get(&cfg, &cls);
+    if ((st = write_predictions(out_path, p, pred, ds.labels, n, C, &cls, &err)) != AE_OK) {
         rc = cli_fail(st, &err);
         goto out;
     }
     /* beside predictions written to standard output, the summary goes to stderr */
     FILE *sf = strcmp(out_path, "-") ? stdout : stderr;
-    print_summary(sf, json, model_path, data_path, out_path, n, C, conf);
+    print_summary(sf, json, model_path, data_path, out_path, n, C, &cls, conf);
     if (fflush(sf) != 0 || ferror(sf)) {
         cli_error("%s: write failed", sf == stdout ? "standard output" : "standard error");
         rc = 1;

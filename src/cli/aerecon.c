@@ -204,7 +204,8 @@ static void read_csv_layout(const char *path, const ae_config *cfg, csv_layout *
 /* raw [n x D] as CSV: the input's header and label column when it was a
  * CSV (lay), else x0,...,x{D-1} with label first when there are labels. */
 static ae_status write_csv(const char *path, const float *raw, const int32_t *labels, size_t n,
-                           size_t D, const csv_layout *lay, ae_error *err)
+                           size_t D, const csv_layout *lay, const cli_classes *cls,
+                           ae_error *err)
 {
     ae_atomic_file f;
     ae_status st = ae_atomic_open(&f, path, err);
@@ -227,7 +228,7 @@ static ae_status write_csv(const char *path, const float *raw, const int32_t *la
         for (size_t j = 0, c = 0; j < D || (long)c == lpos; c++) {
             fputs(c ? "," : "", f.fp);
             if ((long)c == lpos)
-                fprintf(f.fp, "%d", (int)labels[i]);
+                cli_put_label(f.fp, cls, labels[i]);
             else
                 fprintf(f.fp, "%.7g", (double)raw[i * D + j++]);
         }
@@ -241,6 +242,7 @@ typedef struct {
     const ae_dataset *ds;
     size_t n, D, png_n, cols;
     csv_layout lay;
+    cli_classes cls; /* the model's class names, for the labels of a CSV */
 } writer_t;
 
 /* Writes raw [n x D] (the data's units) to path as CSV or IDX (uint8 when
@@ -250,7 +252,7 @@ static ae_status write_out(const writer_t *w, const char *path, out_kind k, cons
                            const float *shown, bool u8, ae_error *err)
 {
     switch (k) {
-    case OUT_CSV: return write_csv(path, raw, w->ds->labels, w->n, w->D, &w->lay, err);
+    case OUT_CSV: return write_csv(path, raw, w->ds->labels, w->n, w->D, &w->lay, &w->cls, err);
     case OUT_IDX: return write_idx(path, raw, w->n, w->D, u8, w->ds->img_h, w->ds->img_w, err);
     case OUT_PNG:
         return ae_picture_recon(path, w->m, shown, w->m->classes ? w->ds->labels : NULL,
@@ -350,7 +352,9 @@ int main(int argc, char **argv)
     if ((rc = cli_check_classifier(&m, model_path, false)) != 0 ||
         (rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
-    if ((st = ae_load_split(&cfg, data_path, labels_path, limit, &ds, &err)) != AE_OK) {
+    if ((st = ae_load_split(&cfg, data_path, labels_path, limit, &ds, &err)) != AE_OK ||
+        (st = ae_config_take_class_names(&cfg, &ds, labels_path ? labels_path : data_path,
+                                         &err)) != AE_OK) {
         rc = cli_fail(st, &err);
         goto out;
     }
@@ -389,8 +393,9 @@ int main(int argc, char **argv)
         ae_model_encode(&m, b, xin + i * D, lab, mu, NULL);
         ae_model_decode(&m, b, mu, lab, y + i * D);
     }
-    writer_t w = {&m, &ds, n, D, (size_t)png_n, (size_t)cols, {NULL, -1}};
+    writer_t w = {&m, &ds, n, D, (size_t)png_n, (size_t)cols, {NULL, -1}, {{0}, 0}};
     read_csv_layout(data_path, &cfg, &w.lay);
+    cli_classes_get(&cfg, &w.cls);
     /* the pictures draw scaled values ... */
     if (out_k == OUT_PNG)
         st = write_out(&w, out_path, out_k, NULL, xin, false, &err);

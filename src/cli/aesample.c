@@ -18,6 +18,29 @@
 
 #define SAMPLE_BATCH 256
 
+/* --class C: one of the model's class names (data.class_names), or a class
+ * number 0..classes-1.  Prints the error and returns false otherwise. */
+static bool parse_class(const char *arg, const ae_config *cfg, const ae_model *m, long *cls)
+{
+    cli_classes c;
+    cli_classes_get(cfg, &c);
+    for (size_t k = 0; k < c.n; k++)
+        if (strcmp(c.names[k], arg) == 0) {
+            *cls = (long)k;
+            return true;
+        }
+    bool digits = *arg != '\0';
+    for (const char *p = arg; *p; p++)
+        digits = digits && *p >= '0' && *p <= '9';
+    if (!c.n || digits)
+        return cli_parse_long("--class", arg, 0, (long)m->classes - 1, cls);
+    char list[400];
+    ae_names_join(c.names, c.n, list, sizeof list);
+    cli_error("--class: '%s' is not one of the model's classes (%s), nor a number from 0 to %zu",
+              arg, list, m->classes - 1);
+    return false;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -40,8 +63,10 @@ static void usage(FILE *f)
             "  --from-codes FILE   decode these codes instead of sampling: a CSV with columns\n"
             "                      z0..z{k-1} (aeencode's output) or exactly k numbers a row;\n"
             "                      works for autoencoders too\n"
-            "  --class C|all       conditional VAE: generate class C, or with 'all' (the\n"
-            "                      default) --n samples of every class, one row per class\n"
+            "  --class C|all       conditional VAE: generate class C (a class name of a model\n"
+            "                      trained on label names, or a number from 0), or with\n"
+            "                      'all' (the default) --n samples of every class, one row\n"
+            "                      per class, in class order\n"
             "  --threads N         BLAS threads (0 = all cores, the default)\n"
             "  --precision P       fp32, bf16, or model (the model's train.precision, the\n"
             "                      default): the GEMMs' inputs (bf16 needs oneDNN, AVX-512)\n"
@@ -433,8 +458,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (class_arg && strcmp(class_arg, "all") != 0 &&
-        !cli_parse_long("--class", class_arg, 0, (long)m.classes - 1, &cls)) {
+    if (class_arg && strcmp(class_arg, "all") != 0 && !parse_class(class_arg, &cfg, &m, &cls)) {
         rc = 2;
         goto out;
     }

@@ -172,7 +172,10 @@ static int load_side(side_t *s, ae_model *m, const ae_config *cfg, const char *m
         }
         if (!s->data && s->labels) { /* labels only: a dataset of no features */
             s->ds.n = s->n;
-            if ((st = ae_dataset_load_labels(&s->ds, s->labels, &err)) != AE_OK)
+            const char *classes[AE_MAX_CLASS_NAMES];
+            size_t n_classes = ae_config_class_names(cfg, classes);
+            if ((st = ae_dataset_load_labels(&s->ds, s->labels, classes, n_classes, &err)) !=
+                AE_OK)
                 return cli_fail(st, &err);
         }
     } else {
@@ -191,8 +194,9 @@ static int load_side(side_t *s, ae_model *m, const ae_config *cfg, const char *m
     return -1;
 }
 
-static ae_status write_neighbours(const char *path, const side_t *qs, const side_t *is, size_t k,
-                                  const uint32_t *idx, const float *dist, ae_error *err)
+static ae_status write_neighbours(const char *path, const side_t *qs, const side_t *is,
+                                  const ae_config *cfg, size_t k, const uint32_t *idx,
+                                  const float *dist, ae_error *err)
 {
     ae_atomic_file af = {0};
     FILE *f = stdout;
@@ -204,13 +208,19 @@ static ae_status write_neighbours(const char *path, const side_t *qs, const side
         f = af.fp;
     }
     bool labels = qs->lab && is->lab;
+    cli_classes cls;
+    cli_classes_get(cfg, &cls);
     fprintf(f, "query,rank,index,distance%s\n", labels ? ",query_label,index_label" : "");
     for (size_t q = 0; q < qs->n; q++)
         for (size_t r = 0; r < k; r++) {
             uint32_t i = idx[q * k + r];
             fprintf(f, "%zu,%zu,%u,%.7g", q, r + 1, i, (double)dist[q * k + r]);
-            if (labels)
-                fprintf(f, ",%d,%d", (int)qs->lab[q], (int)is->lab[i]);
+            if (labels) {
+                fputc(',', f);
+                cli_put_label(f, &cls, qs->lab[q]);
+                fputc(',', f);
+                cli_put_label(f, &cls, is->lab[i]);
+            }
             fputc('\n', f);
         }
     if (to_stdout) {
@@ -368,8 +378,16 @@ int main(int argc, char **argv)
     if (mp && (rc = cli_select_precision(precision, &cfg)) != 0)
         goto out;
     rc = -1;
-    if ((rc = load_side(&is, mp, &cfg, model_path)) >= 0 ||
-        (rc = load_side(&qs, mp, &cfg, model_path)) >= 0)
+    if ((rc = load_side(&is, mp, &cfg, model_path)) >= 0)
+        goto out;
+    /* label names of the index (codes without a model): the queries' are read against them */
+    ae_status sn = ae_config_take_class_names(&cfg, &is.ds, is.labels ? is.labels : is.data,
+                                              &err);
+    if (sn != AE_OK) {
+        rc = cli_fail(sn, &err);
+        goto out;
+    }
+    if ((rc = load_side(&qs, mp, &cfg, model_path)) >= 0)
         goto out;
     rc = 0;
     if (is.d != qs.d) {
@@ -402,7 +420,7 @@ int main(int argc, char **argv)
             st = AE_ERR_INPUT;
         }
     if (st == AE_OK)
-        st = write_neighbours(out_path, &qs, &is, (size_t)k, idx, dist, &err);
+        st = write_neighbours(out_path, &qs, &is, &cfg, (size_t)k, idx, dist, &err);
     if (st == AE_OK && png_path)
         st = draw(png_path, mp, &qs, &is, (size_t)k, (size_t)nshow < qs.n ? (size_t)nshow : qs.n,
                   idx, &err);

@@ -207,3 +207,24 @@ void cli_json_str(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+void cli_classes_get(const ae_config *cfg, cli_classes *c)
+{
+    c->n = ae_config_class_names(cfg, c->names);
+}
+
+void cli_put_label(FILE *f, const cli_classes *c, int32_t y)
+{
+    if (y >= 0 && (size_t)y < c->n)
+        fputs(c->names[y], f);
+    else
+        fprintf(f, "%d", (int)y);
+}
+
+void cli_json_label(FILE *f, const cli_classes *c, int32_t y)
+{
+    if (y >= 0 && (size_t)y < c->n)
+        cli_json_str(f, c->names[y]);
+    else
+        fprintf(f, "%d", (int)y);
+}

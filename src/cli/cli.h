@@ -69,4 +69,18 @@ bool cli_stderr_is_tty(void);
 /* s as a JSON string, quoted and escaped. */
 void cli_json_str(FILE *f, const char *s);
 
+/* The classes' names of a model (its data.class_names; n = 0: integer
+ * labels), for writing labels as the user's data had them. */
+typedef struct {
+    const char *names[AE_MAX_CLASS_NAMES];
+    size_t n;
+} cli_classes;
+void cli_classes_get(const ae_config *cfg, cli_classes *c);
+
+/* Label y: its class name when there are names, else the integer; to f. */
+void cli_put_label(FILE *f, const cli_classes *c, int32_t y);
+
+/* Label y as a JSON value: its name as a string, else the integer. */
+void cli_json_label(FILE *f, const cli_classes *c, int32_t y);
+
 #endif

@@ -234,27 +234,51 @@ void ae_batch_skip_draws(size_t rows, size_t dim, ae_binarize bin, ae_rng *rng)
         (void)ae_rng_uniform(rng);
 }
 
-ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
-                        long limit, ae_dataset *ds, ae_error *err)
+static ae_status load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                            long limit, bool new_names, ae_dataset *ds, ae_error *err)
 {
     const char *tokens[AE_MAX_MISSING_TOKENS];
     for (int k = 0; k < cfg->data.n_csv_missing; k++)
         tokens[k] = cfg->data.csv_missing[k];
+    const char *classes[AE_MAX_CLASS_NAMES];
+    size_t n_classes = ae_config_class_names(cfg, classes);
     ae_csv_options csv = {cfg->data.csv_label_column, cfg->data.csv_header, tokens,
-                          (size_t)cfg->data.n_csv_missing, cfg->data.allow_missing};
+                          (size_t)cfg->data.n_csv_missing, cfg->data.allow_missing,
+                          classes, n_classes};
     ae_dataset d;
     ae_status st = ae_dataset_load(&d, path, &csv, err);
     if (st != AE_OK)
         return st;
     if (labels_path && labels_path[0]) {
-        st = ae_dataset_load_labels(&d, labels_path, err);
+        st = ae_dataset_load_labels(&d, labels_path, classes, n_classes, err);
         if (st != AE_OK) {
             ae_dataset_free(&d);
             return st;
         }
     }
+    /* names are new classes only for data whose model learnt no labels */
+    if (d.n_class_names && !new_names &&
+        (cfg->data.train_labels[0] || cfg->data.csv_label_column[0])) {
+        ae_error_set(err, "%s: the labels are names ('%s', ...), but the training data's "
+                          "labels were integers (the spec has no data.class_names)",
+                     labels_path && labels_path[0] ? labels_path : path, d.class_names[0]);
+        ae_dataset_free(&d);
+        return AE_ERR_INPUT;
+    }
     if (limit > 0)
         ae_dataset_truncate(&d, (size_t)limit);
     *ds = d;
     return AE_OK;
+}
+
+ae_status ae_load_split(const ae_config *cfg, const char *path, const char *labels_path,
+                        long limit, ae_dataset *ds, ae_error *err)
+{
+    return load_split(cfg, path, labels_path, limit, false, ds, err);
+}
+
+ae_status ae_load_training_split(const ae_config *cfg, const char *path, const char *labels_path,
+                                 long limit, ae_dataset *ds, ae_error *err)
+{
+    return load_split(cfg, path, labels_path, limit, true, ds, err);
 }

@@ -1,5 +1,5 @@
 /* Dataset loading: IDX (raw or gzip) and CSV (raw or gzip) into one [n x dim]
- * matrix plus optional integer labels.
+ * matrix plus optional labels (integers, or names: labels.c).
  *
  * Every file is read through zlib's gzread, which passes plain files through
  * unchanged, so compression is never a separate code path.  Sizes read from a
@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "labels.h"
 
 #define AE_DEFAULT_ALLOC_CAP ((uint64_t)16 << 30)
 
@@ -861,11 +863,26 @@ static int parse_label(const char *cell, int32_t *out)
 typedef struct {
     const char *label_column; /* NULL/"" = none */
     int header;               /* -1 auto, 0 no, 1 yes */
-    int labels_only;          /* one integer column -> labels, no features */
+    int labels_only;          /* one column -> labels, no features */
     const char *const *missing; /* cells that mean "missing" */
     size_t n_missing;
     int allow_missing;        /* they become NaN; else they are an error naming data.missing */
+    ae_label_table *names;    /* labels are interned here (their ids are the labels until
+                                 ae_label_resolve); NULL: integers only (streaming) */
 } csv_spec;
+
+/* The 0-based index of a label column given in digits (SIZE_MAX otherwise). */
+static size_t label_column_digits(const char *label)
+{
+    if (!label || !*label)
+        return SIZE_MAX;
+    for (const char *p = label; *p; p++)
+        if (*p < '0' || *p > '9')
+            return SIZE_MAX;
+    errno = 0;
+    unsigned long long v = strtoull(label, NULL, 10);
+    return errno == ERANGE || v >= SIZE_MAX ? SIZE_MAX - 1 : (size_t)v;
+}
 
 /* Whether cell (trimmed) is one of the spec's missing-value tokens. */
 static int is_missing(const csv_spec *spec, const char *cell)
@@ -941,16 +958,7 @@ static ae_status csv_label_index(const csv_columns *c, const char *label, size_t
             return AE_OK;
         }
     char list[400];
-    size_t k = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < c->ncols && k + 1 < sizeof list; i++) {
-        int w = snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", c->names[i]);
-        if (w < 0)
-            break;
-        k += (size_t)w;
-    }
-    if (k + 1 >= sizeof list)
-        memcpy(list + sizeof list - 4, "...", 4);
+    ae_names_join((const char *const *)c->names, c->ncols, list, sizeof list);
     ae_error_set(err, "%s: label column '%s' is not in the header (columns: %s)", c->path,
                  label, list);
     return AE_ERR_INPUT;
@@ -1066,12 +1074,15 @@ static ae_status csv_scan(src_file *s, const unsigned char *prefix, size_t prefi
             int header = spec->header;
             if (header < 0) {
                 header = 0;
+                /* a label column given by index may hold words (names) */
+                size_t lab = label_column_digits(spec->label_column);
                 for (size_t j = 0; j < ncells; j++) {
                     float v;
                     /* a missing-value token is no sign of a header, allowed
                      * or not (a header-less first row with a gap then gets
                      * the missing-value message, not a wrong header) */
-                    if (parse_number(cells[j], &v) != NUM_OK && !is_missing(spec, cells[j]))
+                    if (j != lab && parse_number(cells[j], &v) != NUM_OK &&
+                        !is_missing(spec, cells[j]))
                         header = 1;
                 }
             }
@@ -1124,11 +1135,26 @@ static ae_status csv_scan(src_file *s, const unsigned char *prefix, size_t prefi
         }
         for (size_t j = 0, k = 0; j < ncells; j++) {
             if (j == label_col) {
-                if (!parse_label(cells[j], &label)) {
+                if (spec->n_missing && *cells[j] && is_missing(spec, cells[j])) {
+                    char where[96];
+                    csv_cell_where(&cols, j, where, sizeof where);
+                    ae_error_set(err, "%s: line %zu, %s: the label is missing ('%.40s', one of "
+                                 "data.csv.missing): every row needs its label", s->path,
+                                 lr.lineno, where, cells[j]);
+                    st = AE_ERR_INPUT;
+                    goto done;
+                }
+                if (spec->names) {
+                    if ((st = ae_label_intern(spec->names, cells[j], lr.lineno, &label, s->path,
+                                              err)) != AE_OK)
+                        goto done;
+                } else if (!parse_label(cells[j], &label)) {
                     char where[96];
                     csv_cell_where(&cols, j, where, sizeof where);
                     ae_error_set(err, "%s: line %zu, %s: label '%.40s' is not an integer from 0 "
-                                 "to 2147483647", s->path, lr.lineno, where, cells[j]);
+                                 "to 2147483647 (a file read as a stream needs integer labels; "
+                                 "aetrain reads label names from the CSV itself)", s->path,
+                                 lr.lineno, where, cells[j]);
                     st = AE_ERR_INPUT;
                     goto done;
                 }
@@ -1298,10 +1324,17 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
         return st;
     ae_dataset out = {0};
     if (is_csv) {
+        ae_label_table names = {0};
         csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0,
                          csv ? csv->missing : NULL, csv ? csv->n_missing : 0,
-                         csv && csv->allow_missing};
+                         csv && csv->allow_missing, &names};
         st = csv_load(&s, magic, got, &spec, &out, err);
+        if (st == AE_OK && out.labels &&
+            (st = ae_label_resolve(&names, out.labels, out.n, csv ? csv->classes : NULL,
+                                   csv ? csv->n_classes : 0, &out.class_names,
+                                   &out.n_class_names, path, err)) != AE_OK)
+            ae_dataset_free(&out);
+        ae_label_table_free(&names);
     } else {
         st = idx_load_data(&s, magic, got, csv && csv->allow_missing, &out, err);
     }
@@ -1311,7 +1344,8 @@ ae_status ae_dataset_load(ae_dataset *ds, const char *path, const ae_csv_options
     return st;
 }
 
-ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err)
+ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, const char *const *classes,
+                                 size_t n_classes, ae_error *err)
 {
     if (!ds || !path) {
         ae_error_set(err, "ae_dataset_load_labels: dataset and path must not be NULL");
@@ -1328,6 +1362,8 @@ ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err
     unsigned char magic[4];
     size_t got;
     int32_t *labels = NULL;
+    char **names = NULL;
+    size_t n_names = 0;
     if ((st = src_read(&s, magic, sizeof magic, &got, err)) != AE_OK)
         goto done;
     if (got == 0) {
@@ -1336,18 +1372,42 @@ ae_status ae_dataset_load_labels(ae_dataset *ds, const char *path, ae_error *err
         goto done;
     }
     if (is_csv_name(path)) {
-        csv_spec spec = {NULL, -1, 1, NULL, 0, 0};
+        /* every row is read as a label; then the first is a header when it is
+         * not an integer and either every other row is, or there is one row
+         * too many (names cannot tell a header by their look) */
+        ae_label_table table = {0};
+        csv_spec spec = {NULL, 0, 1, NULL, 0, 0, &table};
         ae_dataset tmp = {0};
-        if ((st = csv_load(&s, magic, got, &spec, &tmp, err)) != AE_OK)
+        if ((st = csv_load(&s, magic, got, &spec, &tmp, err)) != AE_OK) {
+            ae_label_table_free(&table);
             goto done;
+        }
+        int32_t v;
+        if (tmp.n && !ae_label_parse_int(table.names[tmp.labels[0]], &v)) {
+            int others_int = 1;
+            for (size_t i = 1; i < tmp.n && others_int; i++)
+                others_int = ae_label_parse_int(table.names[tmp.labels[i]], &v);
+            if (others_int || tmp.n == ds->n + 1) {
+                memmove(tmp.labels, tmp.labels + 1, (tmp.n - 1) * sizeof *tmp.labels);
+                tmp.n--;
+            }
+        }
         if (tmp.n != ds->n) {
             ae_error_set(err, "%s: labels file has %zu labels, data has %zu examples", path,
                          tmp.n, ds->n);
-            ae_dataset_free(&tmp);
             st = AE_ERR_INPUT;
+        } else {
+            st = ae_label_resolve(&table, tmp.labels, tmp.n, classes, n_classes, &names,
+                                  &n_names, path, err);
+        }
+        ae_label_table_free(&table);
+        if (st != AE_OK) {
+            ae_dataset_free(&tmp);
             goto done;
         }
         labels = tmp.labels;
+        tmp.labels = NULL;
+        ae_dataset_free(&tmp);
     } else {
         st = idx_load_labels(&s, magic, got, ds->n, &labels, err);
     }
@@ -1356,6 +1416,9 @@ done:
     if (st == AE_OK) {
         free(ds->labels);
         ds->labels = labels;
+        ae_label_names_free(ds->class_names, ds->n_class_names);
+        ds->class_names = names;
+        ds->n_class_names = n_names;
     }
     return st;
 }
@@ -1399,6 +1462,8 @@ ae_status ae_dataset_subset(ae_dataset *ds, const size_t *idx, size_t n, ae_erro
     kept.x = x;
     kept.labels = labels;
     kept.map = NULL; /* the rows are in memory now, still in the stored element order */
+    ds->class_names = NULL; /* kept has them */
+    ds->n_class_names = 0;
     ae_dataset_free(ds);
     *ds = kept;
     return AE_OK;
@@ -1417,6 +1482,7 @@ void ae_dataset_free(ae_dataset *ds)
         free((void *)ds->x);
     }
     free(ds->labels);
+    ae_label_names_free(ds->class_names, ds->n_class_names);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -1510,7 +1576,8 @@ ae_status ae_dataset_stream(const char *path, const ae_csv_options *csv, ae_row_
     if (st != AE_OK)
         return st;
     if (is_csv) {
-        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0, NULL, 0, 0};
+        csv_spec spec = {csv ? csv->label_column : NULL, csv ? csv->header : -1, 0, NULL, 0, 0,
+                         NULL};
         csv_stream c = {sink, ctx, {0}};
         st = csv_scan(&s, magic, got, &spec, csv_stream_row, &c, rows, err);
     } else {

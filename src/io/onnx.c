@@ -486,8 +486,39 @@ static void builder_init(builder *b, const char *name)
 }
 
 /* Packs the graph into a model and writes it to path. */
-static ae_status finish(builder *b, const ae_model *m, const char *doc, const char *path,
-                        ae_error *err)
+/* data.class_names as a JSON array (names hold no control characters, so
+ * only quotes and backslashes need escaping); malloc'ed, NULL without names
+ * or memory. */
+static char *class_names_json(const ae_config *cfg)
+{
+    const char *names[AE_MAX_CLASS_NAMES];
+    size_t n = ae_config_class_names(cfg, names), len = 3;
+    if (!n)
+        return NULL;
+    for (size_t k = 0; k < n; k++)
+        len += 2 * strlen(names[k]) + 4;
+    char *out = malloc(len), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '[';
+    for (size_t k = 0; k < n; k++) {
+        if (k)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *c = names[k]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *p++ = ']';
+    *p = '\0';
+    return out;
+}
+
+static ae_status finish(builder *b, const ae_model *m, const ae_config *cfg, const char *doc,
+                        const char *path, ae_error *err)
 {
     Onnx__ModelProto model;
     Onnx__OperatorSetIdProto opset, *opsets[1] = {&opset};
@@ -504,19 +535,24 @@ static ae_status finish(builder *b, const ae_model *m, const char *doc, const ch
     model.producer_version = (char *)ae_version();
     model.doc_string = (char *)doc;
     model.graph = &b->graph;
-    /* what the model is, for a reader of the file */
-    const char *keys[] = {"model.type", "model.likelihood", "model.latent"};
+    /* what the model is, for a reader of the file; the class names say
+     * which label number is which */
+    char *names = class_names_json(cfg);
+    if (cfg->data.n_class_names && !names)
+        b->failed = true; /* out of memory: reported below */
+    const char *keys[] = {"model.type", "model.likelihood", "model.latent", "data.class_names"};
     char latent[32];
     snprintf(latent, sizeof latent, "%zu", m->latent);
-    const char *vals[] = {m->family->name, ae_likelihood_get(m->likelihood)->name, latent};
-    Onnx__StringStringEntryProto props[3], *pp[3];
-    for (int i = 0; i < 3; i++) {
+    const char *vals[] = {m->family->name, ae_likelihood_get(m->likelihood)->name, latent, names};
+    int nprops = names ? 4 : 3;
+    Onnx__StringStringEntryProto props[4], *pp[4];
+    for (int i = 0; i < nprops; i++) {
         onnx__string_string_entry_proto__init(&props[i]);
         props[i].key = (char *)keys[i];
         props[i].value = (char *)vals[i];
         pp[i] = &props[i];
     }
-    model.n_metadata_props = 3;
+    model.n_metadata_props = (size_t)nprops;
     model.metadata_props = pp;
 
     uint8_t *buf = NULL;
@@ -527,10 +563,12 @@ static ae_status finish(builder *b, const ae_model *m, const char *doc, const ch
     }
     if (!buf) {
         arena_free(b);
+        free(names);
         ae_error_set(err, "%s: out of memory building the ONNX graph", path);
         return AE_ERR_NOMEM;
     }
     onnx__model_proto__pack(&model, buf);
+    free(names);
     ae_status st = ae_write_file_atomic(path, buf, size, err);
     free(buf);
     arena_free(b);
@@ -562,7 +600,7 @@ ae_status ae_onnx_write_encoder(const ae_model *m, const ae_config *cfg, const c
     } else {
         graph_output(&b, "code", m->topk ? top_k(&b, head, m->topk) : head, L);
     }
-    return finish(&b, m,
+    return finish(&b, m, cfg,
                   "Encoder: x [N x D] in the data's units (NaN: missing) [, label [N] int64] -> "
                   "code, or mu and logvar, [N x L]",
                   path, err);
@@ -571,7 +609,6 @@ ae_status ae_onnx_write_encoder(const ae_model *m, const ae_config *cfg, const c
 ae_status ae_onnx_write_decoder(const ae_model *m, const ae_config *cfg, const char *path,
                                 ae_error *err)
 {
-    (void)cfg;
     builder b;
     builder_init(&b, "decoder");
     const size_t D = m->input_dim;
@@ -587,7 +624,7 @@ ae_status ae_onnx_write_decoder(const ae_model *m, const ae_config *cfg, const c
                         floats(&b, "scale", m->scale, &d, 1));
     graph_output(&b, "mean", mean, D);
     graph_output(&b, "x", x, D);
-    return finish(&b, m,
+    return finish(&b, m, cfg,
                   "Decoder: z [N x L] [, label [N] int64] -> mean [N x D], the likelihood's "
                   "mean in the model's units, and x [N x D], the same in the data's units",
                   path, err);

@@ -412,16 +412,32 @@ static size_t point_color(const ae_scatter *s, const scatter_layout *L, size_t i
     return (size_t)(hit - L->distinct);
 }
 
-/* Legend row r: its text and colour (the last row of a long legend is "..."). */
-static void legend_row(const scatter_layout *L, size_t r, char *text, size_t n, size_t *color,
-                       bool *is_more)
+#define SC_NAME_MAX 16 /* bytes of a class name the legend shows (then "...") */
+
+/* Legend row r: its text and colour (the last row of a long legend is "...");
+ * a class's name, cut to SC_NAME_MAX bytes at a character boundary. */
+static void legend_row(const ae_scatter *s, const scatter_layout *L, size_t r, char *text,
+                       size_t n, size_t *color, bool *is_more)
 {
     *is_more = L->n_distinct > SC_LEGEND_MAX && r == L->legend_rows - 1;
     *color = r;
-    if (*is_more)
+    int32_t y = L->distinct[r];
+    if (*is_more) {
         snprintf(text, n, "+%zu more", L->n_distinct - r);
-    else
-        snprintf(text, n, "%d", (int)L->distinct[r]);
+    } else if (y >= 0 && (size_t)y < s->n_label_names) {
+        const char *name = s->label_names[y];
+        size_t len = strlen(name);
+        if (len <= SC_NAME_MAX) {
+            snprintf(text, n, "%s", name);
+        } else {
+            len = SC_NAME_MAX;
+            while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+                len--; /* not inside a UTF-8 character */
+            snprintf(text, n, "%.*s...", (int)len, name);
+        }
+    } else {
+        snprintf(text, n, "%d", (int)y);
+    }
 }
 
 static bool point_visible(const ae_scatter *s, size_t i)
@@ -466,13 +482,15 @@ char *ae_plot_scatter_svg(const ae_scatter *s)
             char text[48];
             size_t c;
             bool more;
-            legend_row(&L, r, text, sizeof text, &c, &more);
+            legend_row(s, &L, r, text, sizeof text, &c, &more);
             double y = ly + 24 + 20.0 * (double)r;
             if (!more)
                 ae_sb_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\"/>\n",
                              lx + 6, y - 4, ae_plot_color(c));
-            ae_sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"" INK "\">%s"
-                             "</text>\n", lx + 18, y, text);
+            ae_sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"" INK "\">",
+                         lx + 18, y);
+            ae_sb_escape(&b, text);
+            ae_sb_puts(&b, "</text>\n");
         }
         if (L.n_distinct > AE_PLOT_COLORS)
             ae_sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#444444\">"
@@ -638,14 +656,18 @@ ae_status ae_plot_scatter_rgb(const ae_scatter *s, uint8_t **rgb, size_t *w, siz
             char t[48];
             size_t ci;
             bool more;
-            legend_row(&L, r, t, sizeof t, &ci, &more);
+            legend_row(s, &L, r, t, sizeof t, &ci, &more);
             long y = ly + 24 + 20 * (long)r;
             if (!more) {
                 uint8_t col[3];
                 color_rgb(ci, col);
                 disc(&c, (double)lx + 6, (double)y - 4, 6, col, 1.0);
             }
-            text(&c, lx + 18, y - 11, t, 2, 0, false, ink);
+            /* the 5x8 font doubled fits 9 characters beside the plot */
+            if (strlen(t) <= 9)
+                text(&c, lx + 18, y - 11, t, 2, 0, false, ink);
+            else
+                text(&c, lx + 18, y - 7, t, 1, 0, false, ink);
         }
         if (L.n_distinct > AE_PLOT_COLORS)
             text(&c, lx, ly + 18 + 20 * (long)L.legend_rows, "colours repeat", 1, 0, false, ink);
@@ -690,7 +712,8 @@ ae_status ae_plot_scatter_write(const char *path, const ae_scatter *s, ae_error 
 }
 
 ae_status ae_plot_codes(const char *path, const float *codes, size_t n, size_t L,
-                        const int32_t *labels, const char *what, ae_error *err)
+                        const int32_t *labels, const char *const *label_names,
+                        size_t n_label_names, const char *what, ae_error *err)
 {
     if (n == 0 || L == 0) {
         ae_error_set(err, "%s: no codes to plot (%zu examples of %zu dimensions)", path, n, L);
@@ -737,7 +760,7 @@ ae_status ae_plot_codes(const char *path, const float *codes, size_t n, size_t L
         }
     }
     if (st == AE_OK) {
-        ae_scatter s = {xy, labels, n, title, subtitle, xl, yl};
+        ae_scatter s = {xy, labels, n, title, subtitle, xl, yl, label_names, n_label_names};
         st = ae_plot_scatter_write(path, &s, err);
     }
     free(xy);

@@ -444,6 +444,17 @@ static void summary(ae_sb *b, const ae_config *cfg)
                  c->train.batch_size, (unsigned long long)c->train.seed);
     ae_sb_escape(b, c->data.train);
     ae_sb_puts(b, "</p>\n");
+    const char *names[AE_MAX_CLASS_NAMES];
+    size_t n = ae_config_class_names(c, names);
+    if (n) { /* the labels were words: which class number is which */
+        ae_sb_puts(b, "<p class=\"sub\">Classes (the label names of the data, in class order: "
+                      "legends, sample columns and outputs use them): ");
+        for (size_t k = 0; k < n; k++) {
+            ae_sb_printf(b, "%s%zu&nbsp;", k ? ", " : "", k);
+            ae_sb_escape(b, names[k]);
+        }
+        ae_sb_puts(b, "</p>\n");
+    }
 }
 
 ae_status ae_report_write(const ae_config *cfg, const char *dir, ae_error *err)

@@ -69,7 +69,8 @@ static const char *const SPARSITY_KEYS[] = {"type", "weight", "rho", "k"};
 static const char *const PRETRAIN_KEYS[] = {"epochs"};
 static const char *const DATA_KEYS[] = {"train",    "train_labels", "test",       "test_labels",
                                         "csv",      "scale",        "binarize",   "validation",
-                                        "train_limit", "test_limit", "missing", "labeled"};
+                                        "train_limit", "test_limit", "missing", "labeled",
+                                        "class_names"};
 static const char *const CSV_KEYS[] = {"label_column", "header", "missing"};
 static const char *const MISSING[] = {"error", "allow"};
 static const char *const DEFAULT_MISSING[] = {"", "NA", "NaN", "nan", "?"};
@@ -1004,6 +1005,109 @@ static ae_status parse_csv(vctx *v, const cJSON *data, ae_config *c)
     return AE_OK;
 }
 
+/* Why name is not a valid class name, or NULL when it is. */
+static const char *class_name_problem(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return "is empty";
+    if (len > AE_MAX_CLASS_NAME_LEN)
+        return "is longer than 127 bytes";
+    if (strchr(name, ','))
+        return "contains a comma (CSV cells cannot)";
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return "contains a control character";
+    if (name[0] == ' ' || name[len - 1] == ' ' || name[0] == '\t' || name[len - 1] == '\t')
+        return "has spaces around it (CSV cells are trimmed)";
+    if (len >= 2 && name[0] == '"' && name[len - 1] == '"')
+        return "is in double quotes (CSV cells lose them)";
+    return NULL;
+}
+
+ae_status ae_config_set_class_names(ae_config *c, const char *const *names, size_t n,
+                                    ae_error *err)
+{
+    if (n > AE_MAX_CLASS_NAMES) {
+        ae_error_set(err, "data.class_names: %zu names, more than the %d a model can have", n,
+                     AE_MAX_CLASS_NAMES);
+        return AE_ERR_INPUT;
+    }
+    char buf[AE_CLASS_NAMES_BYTES];
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = class_name_problem(names[i]);
+        for (size_t j = 0; !why && j < i; j++)
+            if (strcmp(names[j], names[i]) == 0)
+                why = "appears twice";
+        if (why) {
+            ae_error_set(err, "data.class_names[%zu]: '%.40s' %s", i, names[i], why);
+            return AE_ERR_INPUT;
+        }
+        size_t len = strlen(names[i]) + 1;
+        if (used + len > sizeof buf) {
+            ae_error_set(err, "data.class_names: the %zu names take more than %d bytes", n,
+                         AE_CLASS_NAMES_BYTES);
+            return AE_ERR_INPUT;
+        }
+        memcpy(buf + used, names[i], len);
+        used += len;
+    }
+    memset(c->data.class_names, 0, sizeof c->data.class_names);
+    memcpy(c->data.class_names, buf, used);
+    c->data.n_class_names = (int)n;
+    return AE_OK;
+}
+
+ae_status ae_config_take_class_names(ae_config *c, const ae_dataset *ds, const char *path,
+                                     ae_error *err)
+{
+    if (c->data.n_class_names || !ds->n_class_names)
+        return AE_OK;
+    ae_status st = ae_config_set_class_names(c, (const char *const *)ds->class_names,
+                                             ds->n_class_names, err);
+    if (st != AE_OK)
+        ae_error_prefix(err, "%s", path);
+    return st;
+}
+
+size_t ae_config_class_names(const ae_config *c, const char *names[AE_MAX_CLASS_NAMES])
+{
+    const char *p = c->data.class_names;
+    size_t n = (size_t)c->data.n_class_names;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = p;
+        p += strlen(p) + 1;
+    }
+    return n;
+}
+
+/* data.class_names: an array of distinct names. */
+static ae_status parse_class_names(vctx *v, const cJSON *data, ae_config *c)
+{
+    const cJSON *it = data ? cJSON_GetObjectItemCaseSensitive(data, "class_names") : NULL;
+    if (!it)
+        return AE_OK;
+    if (!cJSON_IsArray(it))
+        return fail_expected(v, it, "data.class_names", "an array of class names (strings)");
+    const char *names[AE_MAX_CLASS_NAMES];
+    size_t n = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, it)
+    {
+        if (!cJSON_IsString(t))
+            return fail_expected(v, t, "data.class_names", "an array of class names (strings)");
+        if (n == AE_MAX_CLASS_NAMES)
+            return fail(v, it, "data.class_names", "more than %d names", AE_MAX_CLASS_NAMES);
+        names[n++] = t->valuestring;
+    }
+    ae_error e;
+    if (ae_config_set_class_names(c, names, n, &e) != AE_OK)
+        return fail(v, it, "data.class_names", "%s", strchr(e.msg, ':') ? strchr(e.msg, ':') + 2
+                                                                      : e.msg);
+    return AE_OK;
+}
+
 static ae_status parse_data(vctx *v, const cJSON *root, ae_config *c)
 {
     const cJSON *s;
@@ -1020,7 +1124,7 @@ static ae_status parse_data(vctx *v, const cJSON *root, ae_config *c)
         (st = rd_string(v, s, "data", "test", false, c->data.test, sizeof c->data.test)) ||
         (st = rd_string(v, s, "data", "test_labels", false, c->data.test_labels,
                         sizeof c->data.test_labels)) ||
-        (st = parse_csv(v, s, c)))
+        (st = parse_csv(v, s, c)) || (st = parse_class_names(v, s, c)))
         return st;
     if (c->data.train[0] == '\0')
         return fail(v, NULL, "data.train", "required (the training data file)");
@@ -1288,6 +1392,9 @@ static ae_status check_combinations(vctx *v, const ae_config *c)
     if (!labelled && c->model.classes != 0)
         return fail(v, NULL, "model.classes", "only used by model.type cvae and classifier (this "
                                               "is %s)", tn);
+    if (labelled && c->data.n_class_names && c->model.classes != c->data.n_class_names)
+        return fail(v, NULL, "model.classes", "is %d, but data.class_names names %d classes",
+                    c->model.classes, c->data.n_class_names);
     if (!f->classifier && c->model.init_from[0])
         return fail(v, NULL, "model.init_from", "only used by model.type classifier (this is %s)",
                     tn);
@@ -1694,6 +1801,18 @@ char *ae_config_to_json(const ae_config *c)
     put_int(d, "test_limit", c->data.test_limit, &ok);
     if (fam->classifier)
         put_int(d, "labeled", c->data.labeled, &ok);
+    if (c->data.n_class_names) {
+        const char *names[AE_MAX_CLASS_NAMES];
+        size_t n = ae_config_class_names(c, names);
+        cJSON *arr = cJSON_AddArrayToObject(d, "class_names");
+        for (size_t k = 0; arr && k < n; k++) {
+            cJSON *t = cJSON_CreateString(names[k]);
+            if (!t || !cJSON_AddItemToArray(arr, t))
+                ok = false;
+        }
+        if (!arr)
+            ok = false;
+    }
 
     cJSON *t = put_obj(root, "train", &ok);
     put_int(t, "epochs", c->train.epochs, &ok);

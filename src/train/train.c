@@ -305,7 +305,30 @@ static ae_status keep_labeled(ae_dataset *ds, const ae_config *cfg, ae_error *er
     return st;
 }
 
-static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, ae_error *err)
+/* Label names found in the training data become the run's data.class_names
+ * (written to config.json and every checkpoint); the test data is then read
+ * against them.  A labelled family needs one class per name. */
+static ae_status take_class_names(run_t *r, ae_config *cfg, ae_error *err)
+{
+    if (!r->train.n_class_names)
+        return AE_OK;
+    ae_status st = ae_config_take_class_names(cfg, &r->train, cfg->data.train, err);
+    if (st != AE_OK)
+        return st;
+    const ae_family *f = ae_family_get(cfg->model.type);
+    if ((f->conditional || f->classifier) && (size_t)cfg->model.classes != r->train.n_class_names) {
+        char list[200];
+        ae_names_join((const char *const *)r->train.class_names, r->train.n_class_names, list,
+                      sizeof list);
+        ae_error_set(err, "model.classes is %d, but the labels of data.train %s are %zu names "
+                          "(%s): set model.classes to %zu", cfg->model.classes, cfg->data.train,
+                     r->train.n_class_names, list, r->train.n_class_names);
+        return AE_ERR_CONFIG;
+    }
+    return AE_OK;
+}
+
+static ae_status setup(run_t *r, ae_config *cfg, const char *resume_path, ae_error *err)
 {
     if (ae_dist_size() > 1 && cfg->model.sparsity.type == AE_SPARSE_KL) {
         ae_error_set(err, "model.sparsity.type=kl penalises the mean activation of a whole batch, "
@@ -313,14 +336,16 @@ static ae_status setup(run_t *r, const ae_config *cfg, const char *resume_path, 
                           "use l1 or topk sparsity", ae_dist_size());
         return AE_ERR_CONFIG;
     }
-    ae_status st = ae_load_split(cfg, cfg->data.train, cfg->data.train_labels,
-                                 cfg->data.train_limit, &r->train, err);
-    if (st != AE_OK)
+    ae_status st = ae_load_training_split(cfg, cfg->data.train, cfg->data.train_labels,
+                                          cfg->data.train_limit, &r->train, err);
+    if (st != AE_OK || (st = take_class_names(r, cfg, err)) != AE_OK)
         return st;
     if (cfg->data.test[0]) {
         st = ae_load_split(cfg, cfg->data.test, cfg->data.test_labels, cfg->data.test_limit,
                            &r->test, err);
-        if (st != AE_OK)
+        /* names of a test set whose training data has no labels */
+        if (st != AE_OK || (st = ae_config_take_class_names(cfg, &r->test, cfg->data.test,
+                                                             err)) != AE_OK)
             return st;
         if (r->test.dim != r->train.dim) {
             ae_error_set(err, "%s: test examples have %zu features but the training data "
@@ -514,8 +539,10 @@ static ae_status write_latents(run_t *r, const ae_config *cfg, const ae_dataset 
         ae_model_encode(m, b, r->xbuf, batch_labels(m, src, NULL, i, b, r->ybuf), codes + i * L,
                         NULL);
     }
+    const char *names[AE_MAX_CLASS_NAMES];
+    size_t n_names = ae_config_class_names(cfg, names);
     if (st == AE_OK)
-        st = ae_plot_codes(path, codes, n, L, src->labels, what, err);
+        st = ae_plot_codes(path, codes, n, L, src->labels, names, n_names, what, err);
     free(path);
     free(codes);
     return st;
@@ -570,15 +597,23 @@ static ae_status write_pictures(run_t *r, const ae_config *cfg, ae_error *err)
     return st;
 }
 
-static ae_status train(const ae_config *cfg, const char *resume_path,
-                       const ae_train_hooks *hooks, ae_error *err);
+static ae_status train(ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
+                       ae_error *err);
 
 ae_status ae_train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
                    ae_error *err)
 {
+    /* the run's own spec: it gains the class names the training data has */
+    ae_config *run_cfg = malloc(sizeof *run_cfg);
+    if (!run_cfg) {
+        ae_error_set(err, "out of memory for the spec");
+        return AE_ERR_NOMEM;
+    }
+    *run_cfg = *cfg;
     ae_fpenv saved = ae_fpenv_flush_denormals();
-    ae_status st = train(cfg, resume_path, hooks, err);
+    ae_status st = train(run_cfg, resume_path, hooks, err);
     ae_fpenv_restore(saved);
+    free(run_cfg);
     return st;
 }
 
@@ -891,7 +926,7 @@ static ae_status run_epoch(run_t *r, loop_t *c, ae_error *err)
     return end_epoch(r, c, now_seconds() - t0, err);
 }
 
-static ae_status train(const ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
+static ae_status train(ae_config *cfg, const char *resume_path, const ae_train_hooks *hooks,
                        ae_error *err)
 {
     run_t r;

@@ -135,7 +135,10 @@ bool cli_parse_double(const char *name, const char *s, double min, double max, d
     return true;
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+/* Option matching: accepts "--name VALUE" and "--name=VALUE".  On a match
+ * sets *value and advances *i past what it consumed; a missing value is a
+ * usage error reported here (returns -1). Returns 1 on match, 0 otherwise. */
+static int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];
     size_t n = strlen(name);

@@ -25,11 +25,6 @@ void cli_error(const char *fmt, ...)
 /* Prints err's message and returns the exit code for st. */
 int cli_fail(ae_status st, const ae_error *err);
 
-/* Option matching: accepts "--name VALUE" and "--name=VALUE".  On a match
- * sets *value and advances *i past what it consumed; a missing value is a
- * usage error reported here (returns -1). Returns 1 on match, 0 otherwise. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
-
 /* A program's options as a table, one row an option, read by
  * cli_parse_args.  What out points to, by kind: */
 typedef enum {

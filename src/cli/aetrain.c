@@ -290,7 +290,7 @@ static bool add_shorthand(const char *name, const char *v, void *out)
                       {"--threads", "train.threads", false},
                       {"--precision", "train.precision", true}};
     overrides_t *ov = out;
-    size_t k = 0;
+    size_t k = 0; /* name's row: main's table gives this call only the names above */
     while (k + 1 < sizeof shorthands / sizeof shorthands[0] && strcmp(shorthands[k].opt, name))
         k++;
     if (!shorthands[k].string) {

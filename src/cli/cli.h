@@ -72,8 +72,8 @@ typedef struct {
  * NULL), and both stop the parsing with exit code 0 (a silent rank prints
  * nothing); an option of the table takes its value as "--name VALUE" or
  * "--name=VALUE" (a flag only as "--name"); anything else is an error.  A
- * repeated option's last value wins.  Returns -1 to go on, else the exit
- * code (2 after an error, printed here). */
+ * repeated option's last value wins (a CLI_CALL may keep them all instead).
+ * Returns -1 to go on, else the exit code (2 after an error, printed here). */
 int cli_parse_args(int argc, char **argv, const cli_option *opts, size_t n,
                    void (*usage)(FILE *f), void (*version)(FILE *f));
 

@@ -215,76 +215,62 @@ static ae_status write_labels(const char *path, const int32_t *labels, size_t n,
     return ae_atomic_commit(&f, err);
 }
 
+/* --header auto|yes|no: out is ae_csv_options' header (-1 auto, 1 yes, 0 no). */
+static bool parse_header(const char *name, const char *v, void *out)
+{
+    int *header = out;
+    (void)name;
+    if (!strcmp(v, "auto"))
+        *header = -1;
+    else if (!strcmp(v, "yes"))
+        *header = 1;
+    else if (!strcmp(v, "no"))
+        *header = 0;
+    else {
+        cli_error("--header: expected auto, yes or no, got '%s'", v);
+        return false;
+    }
+    return true;
+}
+
+/* --scale unit|standardize: out is the name's const char *. */
+static bool parse_scale(const char *name, const char *v, void *out)
+{
+    (void)name;
+    if (strcmp(v, "unit") != 0 && strcmp(v, "standardize") != 0) {
+        cli_error("--scale: expected unit or standardize, got '%s'", v);
+        return false;
+    }
+    *(const char **)out = v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     cli_prog = "aeconvert";
-    const char *in = NULL, *out = NULL, *labels_out = NULL, *labels_in = NULL, *v;
+    const char *in = NULL, *out = NULL, *labels_out = NULL, *labels_in = NULL;
     const char *label_column = NULL, *scale_name = NULL;
-    int header = -1, to_float = 0, quiet = 0, r;
+    int header = -1;
+    bool to_float = false, quiet = false;
     long limit = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aeconvert %s\n", ae_version());
-            return 0;
-        } else if (!strcmp(a, "--float")) {
-            to_float = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels-out", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            labels_out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            labels_in = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            label_column = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--header", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            if (!strcmp(v, "auto"))
-                header = -1;
-            else if (!strcmp(v, "yes"))
-                header = 1;
-            else if (!strcmp(v, "no"))
-                header = 0;
-            else {
-                cli_error("--header: expected auto, yes or no, got '%s'", v);
-                return 2;
-            }
-        } else if ((r = cli_opt(argc, argv, &i, "--scale", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            if (strcmp(v, "unit") != 0 && strcmp(v, "standardize") != 0) {
-                cli_error("--scale: expected unit or standardize, got '%s'", v);
-                return 2;
-            }
-            scale_name = v;
-            to_float = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--limit", v, 1, 2147483647L, &limit))
-                return 2;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        } else if (!in) {
-            in = a;
-        } else {
-            cli_error("one INPUT only; '%s' is a second (see --help)", a);
-            return 2;
-        }
-    }
+    const cli_option opts[] = {
+        CLI_OPT_ARG("INPUT", &in),
+        CLI_OPT_FLAG("--float", &to_float),
+        CLI_OPT_FLAG("--quiet", &quiet),
+        CLI_OPT_FLAG("-q", &quiet),
+        CLI_OPT_STR("--out", &out),
+        CLI_OPT_STR("--labels-out", &labels_out),
+        CLI_OPT_STR("--labels", &labels_in),
+        CLI_OPT_STR("--label-column", &label_column),
+        CLI_OPT_CALL("--header", parse_header, &header),
+        CLI_OPT_CALL("--scale", parse_scale, &scale_name),
+        CLI_OPT_LONG("--limit", &limit, 1, 2147483647L),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
+    if (scale_name) /* scaled values are written as float32 */
+        to_float = true;
     if (!in || !out) {
         cli_error("%s is required (see --help)", !in ? "INPUT" : "--out FILE");
         return 2;

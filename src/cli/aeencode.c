@@ -112,45 +112,27 @@ int main(int argc, char **argv)
     cli_prog = "aeencode";
     const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
     const char *plot_path = NULL;
-    const char *format = NULL, *v;
+    const char *format = NULL;
     bool sample = false, with_logvar = false;
     uint64_t seed = 1;
     long threads = 0;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aeencode %s\n", ae_version());
-            return 0;
-        } else if (!strcmp(a, "--sample")) {
-            sample = true;
-        } else if (!strcmp(a, "--logvar")) {
-            with_logvar = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--plot", &plot_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--format", &format))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--data", &data_path),
+        CLI_OPT_STR("--labels", &labels_path),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_STR("--plot", &plot_path),
+        CLI_OPT_STR("--format", &format),
+        CLI_OPT_FLAG("--sample", &sample),
+        CLI_OPT_FLAG("--logvar", &with_logvar),
+        CLI_OPT_U64("--seed", &seed),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path || !data_path) {
         cli_error("--model and --data are required (see --help)");
         return 2;

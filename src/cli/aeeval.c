@@ -108,6 +108,52 @@ static bool parse_number(const char *name, const char *s, double *out)
     return true;
 }
 
+/* The options parse_args reads through a call (out: the args_t). */
+static bool parse_score(const char *name, const char *v, void *out)
+{
+    args_t *a = out;
+    (void)name;
+    a->score_given = true;
+    if (!ae_score_parse(v, &a->score)) {
+        cli_error("--score: expected recon, elbo, iwae, elbo-ic, iwae-ic, maha or zerr, not '%s'",
+                  v);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_contamination(const char *name, const char *v, void *out)
+{
+    args_t *a = out;
+    if (!parse_number(name, v, &a->contamination))
+        return false;
+    if (!(a->contamination > 0 && a->contamination <= 0.5)) {
+        cli_error("--contamination: expected a fraction in (0, 0.5], got '%s'", v);
+        return false;
+    }
+    a->has_contamination = true;
+    return true;
+}
+
+static bool parse_threshold(const char *name, const char *v, void *out)
+{
+    args_t *a = out;
+    if (!parse_number(name, v, &a->threshold))
+        return false;
+    a->has_threshold = true;
+    return true;
+}
+
+static bool parse_corrupt(const char *name, const char *v, void *out)
+{
+    args_t *a = out;
+    (void)name;
+    if (!cli_parse_corrupt(v, &a->corrupt))
+        return false;
+    a->corrupt_text = v;
+    return true;
+}
+
 static bool anomaly_on(const args_t *a)
 {
     return a->scores || a->per_feature || a->fit_threshold || a->has_threshold ||
@@ -117,79 +163,32 @@ static bool anomaly_on(const args_t *a)
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, args_t *a)
 {
-    const char *v;
-    int r;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(s, "--version")) {
-            printf("aeeval %s\n", ae_version());
-            return 0;
-        } else if (!strcmp(s, "--json")) {
-            a->json = true;
-        } else if (!strcmp(s, "--no-pca")) {
-            a->no_pca = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &a->model)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &a->data)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &a->labels)) ||
-                   (r = cli_opt(argc, argv, &i, "--scores", &a->scores)) ||
-                   (r = cli_opt(argc, argv, &i, "--probe-train", &a->probe_train)) ||
-                   (r = cli_opt(argc, argv, &i, "--probe-labels", &a->probe_labels)) ||
-                   (r = cli_opt(argc, argv, &i, "--pca-train", &a->pca_train)) ||
-                   (r = cli_opt(argc, argv, &i, "--fit-threshold", &a->fit_threshold)) ||
-                   (r = cli_opt(argc, argv, &i, "--per-feature", &a->per_feature))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--score", &v)) != 0) {
-            if (r < 0)
-                return 2;
-            a->score_given = true;
-            if (!ae_score_parse(v, &a->score)) {
-                cli_error("--score: expected recon, elbo, iwae, elbo-ic, iwae-ic, maha or zerr, "
-                          "not '%s'", v);
-                return 2;
-            }
-        } else if ((r = cli_opt(argc, argv, &i, "--contamination", &v)) != 0) {
-            if (r < 0 || !parse_number("--contamination", v, &a->contamination))
-                return 2;
-            if (!(a->contamination > 0 && a->contamination <= 0.5)) {
-                cli_error("--contamination: expected a fraction in (0, 0.5], got '%s'", v);
-                return 2;
-            }
-            a->has_contamination = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--threshold", &v)) != 0) {
-            if (r < 0 || !parse_number("--threshold", v, &a->threshold))
-                return 2;
-            a->has_threshold = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--iw", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--iw", v, 0, 1000000, &a->iw))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--limit", v, 1, LONG_MAX, &a->limit))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--batch", v, 1, 100000, &a->batch))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || !cli_parse_u64("--seed", v, &a->seed))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &a->threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &a->precision))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--corrupt", &v)) != 0) {
-            if (r < 0 || !cli_parse_corrupt(v, &a->corrupt))
-                return 2;
-            a->corrupt_text = v;
-        } else {
-            cli_error("unknown option '%s' (see --help)", s);
-            return 2;
-        }
-    }
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &a->model),
+        CLI_OPT_STR("--data", &a->data),
+        CLI_OPT_STR("--labels", &a->labels),
+        CLI_OPT_STR("--scores", &a->scores),
+        CLI_OPT_STR("--probe-train", &a->probe_train),
+        CLI_OPT_STR("--probe-labels", &a->probe_labels),
+        CLI_OPT_STR("--pca-train", &a->pca_train),
+        CLI_OPT_STR("--fit-threshold", &a->fit_threshold),
+        CLI_OPT_STR("--per-feature", &a->per_feature),
+        CLI_OPT_FLAG("--json", &a->json),
+        CLI_OPT_FLAG("--no-pca", &a->no_pca),
+        CLI_OPT_CALL("--score", parse_score, a),
+        CLI_OPT_CALL("--contamination", parse_contamination, a),
+        CLI_OPT_CALL("--threshold", parse_threshold, a),
+        CLI_OPT_LONG("--iw", &a->iw, 0, 1000000),
+        CLI_OPT_LONG("--limit", &a->limit, 1, LONG_MAX),
+        CLI_OPT_LONG("--batch", &a->batch, 1, 100000),
+        CLI_OPT_U64("--seed", &a->seed),
+        CLI_OPT_LONG("--threads", &a->threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &a->precision),
+        CLI_OPT_CALL("--corrupt", parse_corrupt, a),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!a->model || !a->data) {
         cli_error("--model and --data are required (see --help)");
         return 2;

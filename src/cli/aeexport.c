@@ -37,25 +37,14 @@ int main(int argc, char **argv)
 {
     cli_prog = "aeexport";
     const char *model_path = NULL, *enc_path = NULL, *dec_path = NULL;
-    int r;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aeexport %s\n", ae_version());
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--encoder", &enc_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--decoder", &dec_path))) {
-            if (r < 0)
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--encoder", &enc_path),
+        CLI_OPT_STR("--decoder", &dec_path),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path) {
         cli_error("--model is required (see --help)");
         return 2;

@@ -235,45 +235,25 @@ static ae_status write_plain(const char *out, bool idx, const ae_dataset *ds, co
 int main(int argc, char **argv)
 {
     cli_prog = "aeimpute";
-    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL, *v;
+    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
     long iterations = 10, threads = 0;
     double check = 0.1;
     uint64_t seed = 1;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aeimpute %s\n", ae_version());
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--iterations", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--iterations", v, 0, 100000, &iterations))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--check", &v)) != 0) {
-            if (r < 0 || !cli_parse_double("--check", v, 0.0, 0.5, &check))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--data", &data_path),
+        CLI_OPT_STR("--labels", &labels_path),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_LONG("--iterations", &iterations, 0, 100000),
+        CLI_OPT_DOUBLE("--check", &check, 0.0, 0.5),
+        CLI_OPT_U64("--seed", &seed),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path || !data_path || !out_path) {
         cli_error("--model, --data and --out are required (see --help)");
         return 2;

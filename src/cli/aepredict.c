@@ -168,40 +168,23 @@ static void print_summary(FILE *f, bool json, const char *model, const char *dat
 int main(int argc, char **argv)
 {
     cli_prog = "aepredict";
-    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL, *v;
+    const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
     bool json = false;
     long threads = 0, limit = 0;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aepredict %s\n", ae_version());
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--limit", v, 1, 2147483647L, &limit))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--data", &data_path),
+        CLI_OPT_STR("--labels", &labels_path),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_FLAG("--json", &json),
+        CLI_OPT_LONG("--limit", &limit, 1, 2147483647L),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path || !data_path || !out_path) {
         cli_error("--model, --data and --out are required (see --help)");
         return 2;

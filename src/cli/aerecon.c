@@ -280,52 +280,28 @@ int main(int argc, char **argv)
 {
     cli_prog = "aerecon";
     const char *model_path = NULL, *data_path = NULL, *labels_path = NULL, *out_path = NULL;
-    const char *corrupted_path = NULL, *v;
+    const char *corrupted_path = NULL;
     ae_noise_spec noise = {AE_NOISE_NONE, 0, 0, false};
     uint64_t seed = 1;
     long threads = 0, png_n = 32, cols = 8, limit = 0;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aerecon %s\n", ae_version());
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--corrupted-out", &corrupted_path))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--corrupt", &v)) != 0) {
-            if (r < 0 || !cli_parse_corrupt(v, &noise))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--n", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--n", v, 1, 100000, &png_n))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--cols", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--cols", v, 1, 10000, &cols))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--limit", v, 1, 2147483647L, &limit))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--data", &data_path),
+        CLI_OPT_STR("--labels", &labels_path),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_STR("--corrupted-out", &corrupted_path),
+        CLI_OPT_CORRUPT("--corrupt", &noise),
+        CLI_OPT_U64("--seed", &seed),
+        CLI_OPT_LONG("--n", &png_n, 1, 100000),
+        CLI_OPT_LONG("--cols", &cols, 1, 10000),
+        CLI_OPT_LONG("--limit", &limit, 1, 2147483647L),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path || !data_path || !out_path) {
         cli_error("--model, --data and --out are required (see --help)");
         return 2;

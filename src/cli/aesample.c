@@ -326,69 +326,37 @@ int main(int argc, char **argv)
     cli_prog = "aesample";
     const char *model_path = NULL, *out_path = NULL, *csv_path = NULL;
     const char *codes_path = NULL, *class_arg = NULL, *data_path = NULL, *labels_path = NULL;
-    const char *interp_arg = NULL, *traverse_arg = NULL, *index_arg = NULL, *v;
+    const char *interp_arg = NULL, *traverse_arg = NULL, *index_arg = NULL;
     long n = 64, cols = 0, threads = 0, steps = 10, side = 20;
     double temperature = 1.0, range = 0.05;
     bool manifold = false, have_steps = false, have_range = false, have_side = false;
     uint64_t seed = 1;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aesample %s\n", ae_version());
-            return 0;
-        } else if (!strcmp(a, "--manifold")) {
-            manifold = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--csv", &csv_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--from-codes", &codes_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--class", &class_arg)) ||
-                   (r = cli_opt(argc, argv, &i, "--data", &data_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--interpolate", &interp_arg)) ||
-                   (r = cli_opt(argc, argv, &i, "--traverse", &traverse_arg)) ||
-                   (r = cli_opt(argc, argv, &i, "--index", &index_arg))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--n", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--n", v, 1, 1000000, &n))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--cols", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--cols", v, 1, 10000, &cols))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || !cli_parse_u64("--seed", v, &seed))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--temperature", &v)) != 0) {
-            if (r < 0 || !cli_parse_double("--temperature", v, 0.0, 1e6, &temperature))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--steps", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--steps", v, 2, 1000, &steps))
-                return 2;
-            have_steps = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--side", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--side", v, 2, 200, &side))
-                return 2;
-            have_side = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--range", &v)) != 0) {
-            if (r < 0 || !cli_parse_double("--range", v, 1e-6, 0.499, &range))
-                return 2;
-            have_range = true;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_STR("--csv", &csv_path),
+        CLI_OPT_STR("--from-codes", &codes_path),
+        CLI_OPT_STR("--class", &class_arg),
+        CLI_OPT_STR("--data", &data_path),
+        CLI_OPT_STR("--labels", &labels_path),
+        CLI_OPT_STR("--interpolate", &interp_arg),
+        CLI_OPT_STR("--traverse", &traverse_arg),
+        CLI_OPT_STR("--index", &index_arg),
+        CLI_OPT_FLAG("--manifold", &manifold),
+        CLI_OPT_LONG("--n", &n, 1, 1000000),
+        CLI_OPT_LONG("--cols", &cols, 1, 10000),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+        CLI_OPT_U64("--seed", &seed),
+        CLI_OPT_DOUBLE("--temperature", &temperature, 0.0, 1e6),
+        CLI_OPT_LONG_GIVEN("--steps", &steps, 2, 1000, &have_steps),
+        CLI_OPT_LONG_GIVEN("--side", &side, 2, 200, &have_side),
+        CLI_OPT_DOUBLE_GIVEN("--range", &range, 1e-6, 0.499, &have_range),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     if (!model_path) {
         cli_error("--model is required (see --help)");
         return 2;

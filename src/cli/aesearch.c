@@ -293,47 +293,29 @@ static ae_status draw(const char *path, const ae_model *m, const side_t *qs, con
 int main(int argc, char **argv)
 {
     cli_prog = "aesearch";
-    const char *model_path = NULL, *out_path = "-", *png_path = NULL, *metric_s = "l2", *v;
+    const char *model_path = NULL, *out_path = "-", *png_path = NULL, *metric_s = "l2";
     side_t is = {.name = "index"}, qs = {.name = "query"};
     long k = 10, nshow = 8, threads = 0;
-    int r, precision = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("aesearch %s\n", ae_version());
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &model_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--index", &is.data)) ||
-                   (r = cli_opt(argc, argv, &i, "--query", &qs.data)) ||
-                   (r = cli_opt(argc, argv, &i, "--index-codes", &is.codes_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--query-codes", &qs.codes_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--index-labels", &is.labels)) ||
-                   (r = cli_opt(argc, argv, &i, "--query-labels", &qs.labels)) ||
-                   (r = cli_opt(argc, argv, &i, "--metric", &metric_s)) ||
-                   (r = cli_opt(argc, argv, &i, "--out", &out_path)) ||
-                   (r = cli_opt(argc, argv, &i, "--png", &png_path))) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--k", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--k", v, 1, 100000, &k))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--n", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--n", v, 1, 10000, &nshow))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_parse_long("--threads", v, 0, 1024, &threads))
-                return 2;
-        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
-            if (r < 0 || !cli_parse_precision(v, &precision))
-                return 2;
-        } else {
-            cli_error("unknown option '%s' (see --help)", a);
-            return 2;
-        }
-    }
+    int precision = -1;
+    const cli_option opts[] = {
+        CLI_OPT_STR("--model", &model_path),
+        CLI_OPT_STR("--index", &is.data),
+        CLI_OPT_STR("--query", &qs.data),
+        CLI_OPT_STR("--index-codes", &is.codes_path),
+        CLI_OPT_STR("--query-codes", &qs.codes_path),
+        CLI_OPT_STR("--index-labels", &is.labels),
+        CLI_OPT_STR("--query-labels", &qs.labels),
+        CLI_OPT_STR("--metric", &metric_s),
+        CLI_OPT_STR("--out", &out_path),
+        CLI_OPT_STR("--png", &png_path),
+        CLI_OPT_LONG("--k", &k, 1, 100000),
+        CLI_OPT_LONG("--n", &nshow, 1, 10000),
+        CLI_OPT_LONG("--threads", &threads, 0, 1024),
+        CLI_OPT_PRECISION("--precision", &precision),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, NULL);
+    if (r >= 0)
+        return r;
     ae_metric metric = AE_METRIC_COUNT;
     for (int t = 0; t < AE_METRIC_COUNT; t++)
         if (!strcmp(metric_s, ae_metric_name((ae_metric)t)))

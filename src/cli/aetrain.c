@@ -256,15 +256,79 @@ static void on_epoch(void *vctx, const ae_epoch_metrics *e)
                 e->epoch, c->patience, e->best_val, e->best_epoch);
 }
 
+/* The spec keys the command line sets: the --set options in order, then
+ * the shorthands' (malloc'ed), so that a shorthand wins over a --set. */
+typedef struct {
+    const char *set[MAX_OVERRIDES];
+    size_t n_set;
+    char *owned[8];
+    size_t n_owned;
+} overrides_t;
+
+static bool add_set(const char *name, const char *v, void *out)
+{
+    overrides_t *ov = out;
+    (void)name;
+    if (ov->n_set >= MAX_OVERRIDES - 8) {
+        cli_error("too many --set options (at most %d)", MAX_OVERRIDES - 8);
+        return false;
+    }
+    ov->set[ov->n_set++] = v;
+    return true;
+}
+
+/* Shorthands for common keys: --epochs 5 is a --set train.epochs=5 applied
+ * after the --set options. */
+static bool add_shorthand(const char *name, const char *v, void *out)
+{
+    static const struct {
+        const char *opt, *key;
+        bool string;
+    } shorthands[] = {{"--out", "output.dir", true},
+                      {"--epochs", "train.epochs", false},
+                      {"--seed", "train.seed", false},
+                      {"--threads", "train.threads", false},
+                      {"--precision", "train.precision", true}};
+    overrides_t *ov = out;
+    size_t k = 0; /* name's row: main's table gives this call only the names above */
+    while (k + 1 < sizeof shorthands / sizeof shorthands[0] && strcmp(shorthands[k].opt, name))
+        k++;
+    if (!shorthands[k].string) {
+        long dummy;
+        uint64_t u;
+        if (!strcmp(name, "--seed") ? !cli_parse_u64("--seed", v, &u)
+                                    : !cli_parse_long(name, v, 0, 100000000, &dummy))
+            return false;
+    }
+    char *o = shorthands[k].string ? cli_string_override(shorthands[k].key, v) : NULL;
+    if (!shorthands[k].string) {
+        size_t n = strlen(shorthands[k].key) + strlen(v) + 2;
+        o = malloc(n);
+        if (o)
+            snprintf(o, n, "%s=%s", shorthands[k].key, v);
+    }
+    if (!o || ov->n_owned >= sizeof ov->owned / sizeof ov->owned[0]) {
+        free(o);
+        cli_error("out of memory or too many options");
+        return false;
+    }
+    ov->owned[ov->n_owned++] = o;
+    return true;
+}
+
+static void version(FILE *f)
+{
+    fprintf(f, "aetrain %s, GEMM backend %s, bf16 %s\n", ae_version(), ae_backend_describe(),
+            ae_bf16_support());
+}
+
 int main(int argc, char **argv)
 {
     cli_prog = "aetrain";
-    const char *config_path = NULL, *resume = NULL, *v = NULL;
-    const char *overrides[MAX_OVERRIDES];
-    char *owned[8];
-    size_t n_over = 0, n_owned = 0;
+    const char *config_path = NULL, *resume = NULL;
+    overrides_t ov = {.n_set = 0};
     progress_ctx ctx = {0};
-    int rc = 2, r;
+    int rc = 2;
     bool force = false;
 
     /* Under mpirun every rank runs this program; rank 0 alone prints. */
@@ -274,88 +338,26 @@ int main(int argc, char **argv)
         cli_silent = true;
         ctx.quiet = true;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            if (rank == 0)
-                usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (!strcmp(a, "--version")) {
-            if (rank == 0)
-                printf("aetrain %s, GEMM backend %s, bf16 %s\n", ae_version(), ae_backend_describe(),
-                       ae_bf16_support());
-            rc = 0;
-            goto out;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            ctx.quiet = true;
-        } else if (!strcmp(a, "--force")) {
-            force = true;
-        } else if ((r = cli_opt(argc, argv, &i, "--config", &v)) != 0) {
-            if (r < 0)
-                goto out;
-            config_path = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--resume", &v)) != 0) {
-            if (r < 0)
-                goto out;
-            resume = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--set", &v)) != 0) {
-            if (r < 0)
-                goto out;
-            if (n_over >= MAX_OVERRIDES - 8) {
-                cli_error("too many --set options (at most %d)", MAX_OVERRIDES - 8);
-                goto out;
-            }
-            overrides[n_over++] = v;
-        } else {
-            /* Shorthands for common keys, applied after the --set options. */
-            static const struct {
-                const char *opt, *key;
-                bool string;
-            } shorthands[] = {{"--out", "output.dir", true},
-                              {"--epochs", "train.epochs", false},
-                              {"--seed", "train.seed", false},
-                              {"--threads", "train.threads", false},
-                              {"--precision", "train.precision", true}};
-            bool matched = false;
-            for (size_t k = 0; k < sizeof shorthands / sizeof shorthands[0]; k++) {
-                if ((r = cli_opt(argc, argv, &i, shorthands[k].opt, &v)) == 0)
-                    continue;
-                if (r < 0)
-                    goto out;
-                matched = true;
-                if (!shorthands[k].string) {
-                    long dummy;
-                    uint64_t u;
-                    if (!strcmp(shorthands[k].opt, "--seed") ? !cli_parse_u64("--seed", v, &u)
-                                                             : !cli_parse_long(shorthands[k].opt, v,
-                                                                               0, 100000000,
-                                                                               &dummy))
-                        goto out;
-                }
-                char *o = shorthands[k].string ? cli_string_override(shorthands[k].key, v) : NULL;
-                if (!shorthands[k].string) {
-                    size_t n = strlen(shorthands[k].key) + strlen(v) + 2;
-                    o = malloc(n);
-                    if (o)
-                        snprintf(o, n, "%s=%s", shorthands[k].key, v);
-                }
-                if (!o || n_owned >= sizeof owned / sizeof owned[0]) {
-                    free(o);
-                    cli_error("out of memory or too many options");
-                    goto out;
-                }
-                owned[n_owned++] = o;
-                break;
-            }
-            if (!matched) {
-                cli_error("unknown option '%s' (see --help)", a);
-                goto out;
-            }
-        }
+    const cli_option opts[] = {
+        CLI_OPT_FLAG("--quiet", &ctx.quiet),
+        CLI_OPT_FLAG("-q", &ctx.quiet),
+        CLI_OPT_FLAG("--force", &force),
+        CLI_OPT_STR("--config", &config_path),
+        CLI_OPT_STR("--resume", &resume),
+        CLI_OPT_CALL("--set", add_set, &ov),
+        CLI_OPT_CALL("--out", add_shorthand, &ov),
+        CLI_OPT_CALL("--epochs", add_shorthand, &ov),
+        CLI_OPT_CALL("--seed", add_shorthand, &ov),
+        CLI_OPT_CALL("--threads", add_shorthand, &ov),
+        CLI_OPT_CALL("--precision", add_shorthand, &ov),
+    };
+    int r = cli_parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], usage, version);
+    if (r >= 0) {
+        rc = r;
+        goto out;
     }
-    for (size_t k = 0; k < n_owned; k++)
-        overrides[n_over++] = owned[k];
+    for (size_t k = 0; k < ov.n_owned; k++)
+        ov.set[ov.n_set++] = ov.owned[k];
     if (!config_path && !resume) {
         cli_error("--config SPEC.json is required (see --help)");
         goto out;
@@ -377,11 +379,11 @@ int main(int argc, char **argv)
         ae_checkpoint ck;
         st = ae_checkpoint_read(&ck, resume, &err);
         if (st == AE_OK) {
-            st = ae_config_parse(&cfg, ck.config_json, resume, overrides, n_over, &err);
+            st = ae_config_parse(&cfg, ck.config_json, resume, ov.set, ov.n_set, &err);
             ae_checkpoint_free(&ck);
         }
     } else {
-        st = ae_config_load(&cfg, config_path, overrides, n_over, &err);
+        st = ae_config_load(&cfg, config_path, ov.set, ov.n_set, &err);
     }
     /* a backend or precision this machine cannot run is refused before the
      * output folder is made */
@@ -433,8 +435,8 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    for (size_t k = 0; k < n_owned; k++)
-        free(owned[k]);
+    for (size_t k = 0; k < ov.n_owned; k++)
+        free(ov.owned[k]);
     ae_dist_finalize();
     return rc;
 }

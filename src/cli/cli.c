@@ -5,6 +5,7 @@
 #include "ae/model.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,26 +96,6 @@ bool cli_parse_corrupt(const char *s, ae_noise_spec *n)
     return false;
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_error("%s needs a value (see --help)", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
 bool cli_parse_long(const char *name, const char *s, long min, long max, long *out)
 {
     char *end = NULL;
@@ -152,6 +133,116 @@ bool cli_parse_double(const char *name, const char *s, double min, double max, d
     }
     *out = v;
     return true;
+}
+
+/* Option matching: accepts "--name VALUE" and "--name=VALUE".  On a match
+ * sets *value and advances *i past what it consumed; a missing value is a
+ * usage error reported here (returns -1). Returns 1 on match, 0 otherwise. */
+static int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value (see --help)", name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+/* A long bound held in a double: every bound the programs use is exact in a
+ * double but LONG_MAX, which rounds up to 2^63 and is clamped back here. */
+static long long_bound(double v)
+{
+    return v >= (double)LONG_MAX ? LONG_MAX : (long)v;
+}
+
+/* Stores v as o's kind says; prints the error and returns false when v does
+ * not parse. */
+static bool cli_store(const cli_option *o, const char *v)
+{
+    switch (o->kind) {
+    case CLI_STR:
+    case CLI_ARG:
+        *(const char **)o->out = v;
+        return true;
+    case CLI_FLAG:
+        *(bool *)o->out = true;
+        return true;
+    case CLI_LONG:
+        return cli_parse_long(o->name, v, long_bound(o->min), long_bound(o->max), o->out);
+    case CLI_U64:
+        return cli_parse_u64(o->name, v, o->out);
+    case CLI_DOUBLE:
+        return cli_parse_double(o->name, v, o->min, o->max, o->out);
+    case CLI_PRECISION:
+        return cli_parse_precision(v, o->out);
+    case CLI_CORRUPT:
+        return cli_parse_corrupt(v, o->out);
+    case CLI_CALL:
+        return o->call(o->name, v, o->out);
+    }
+    return false;
+}
+
+int cli_parse_args(int argc, char **argv, const cli_option *opts, size_t n,
+                   void (*usage)(FILE *f), void (*version)(FILE *f))
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            if (!cli_silent)
+                usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            if (cli_silent)
+                return 0;
+            if (version)
+                version(stdout);
+            else
+                printf("%s %s\n", cli_prog, ae_version());
+            return 0;
+        }
+        const cli_option *o = NULL;
+        for (size_t k = 0; k < n && !o; k++) {
+            int r = opts[k].kind == CLI_ARG    ? 0
+                    : opts[k].kind == CLI_FLAG ? !strcmp(a, opts[k].name)
+                                               : cli_opt(argc, argv, &i, opts[k].name, &v);
+            if (r < 0)
+                return 2;
+            if (r)
+                o = &opts[k];
+        }
+        /* A word that is no option: the positional argument, if the program has one. */
+        for (size_t k = 0; k < n && !o && (a[0] != '-' || !a[1]); k++) {
+            if (opts[k].kind != CLI_ARG)
+                continue;
+            if (*(const char **)opts[k].out) {
+                cli_error("one %s only; '%s' is a second (see --help)", opts[k].name, a);
+                return 2;
+            }
+            o = &opts[k];
+            v = a;
+        }
+        if (!o) {
+            cli_error("unknown option '%s' (see --help)", a);
+            return 2;
+        }
+        if (!cli_store(o, v))
+            return 2;
+        if (o->given)
+            *o->given = true;
+    }
+    return -1;
 }
 
 char *cli_string_override(const char *key, const char *value)

@@ -25,10 +25,57 @@ void cli_error(const char *fmt, ...)
 /* Prints err's message and returns the exit code for st. */
 int cli_fail(ae_status st, const ae_error *err);
 
-/* Option matching: accepts "--name VALUE" and "--name=VALUE".  On a match
- * sets *value and advances *i past what it consumed; a missing value is a
- * usage error reported here (returns -1). Returns 1 on match, 0 otherwise. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* A program's options as a table, one row an option, read by
+ * cli_parse_args.  What out points to, by kind: */
+typedef enum {
+    CLI_STR,       /* const char *: the value's text */
+    CLI_FLAG,      /* bool: set true; the option takes no value */
+    CLI_LONG,      /* long: an integer from min to max */
+    CLI_U64,       /* uint64_t: a non-negative integer (seeds) */
+    CLI_DOUBLE,    /* double: a number from min to max */
+    CLI_PRECISION, /* int: cli_parse_precision's */
+    CLI_CORRUPT,   /* ae_noise_spec: cli_parse_corrupt's */
+    CLI_CALL,      /* anything: call(name, value, out) parses it */
+    CLI_ARG        /* const char *: the positional argument (a word not starting
+                    * with '-', or "-"), given once; name is what usage calls it */
+} cli_kind;
+
+typedef struct {
+    const char *name; /* "--model"; "-q" for a short alias */
+    cli_kind kind;
+    void *out;
+    double min, max; /* CLI_LONG, CLI_DOUBLE: the range, both ends allowed */
+    /* CLI_CALL: parses value into out; prints the error and returns false */
+    bool (*call)(const char *name, const char *value, void *out);
+    bool *given; /* set true when the option is given (NULL: not wanted) */
+} cli_option;
+
+/* The rows, one macro a kind; out must point to the type the kind writes
+ * (the compiler warns otherwise).  The _GIVEN forms also set *given. */
+#define CLI_OUT(type, p) ((void *)(1 ? (p) : (type *)0))
+#define CLI_OPT_STR(name, p) {(name), CLI_STR, CLI_OUT(const char *, p), 0, 0, NULL, NULL}
+#define CLI_OPT_FLAG(name, p) {(name), CLI_FLAG, CLI_OUT(bool, p), 0, 0, NULL, NULL}
+#define CLI_OPT_LONG_GIVEN(name, p, min, max, given)                                           \
+    {(name), CLI_LONG, CLI_OUT(long, p), (min), (max), NULL, (given)}
+#define CLI_OPT_LONG(name, p, min, max) CLI_OPT_LONG_GIVEN(name, p, min, max, NULL)
+#define CLI_OPT_U64(name, p) {(name), CLI_U64, CLI_OUT(uint64_t, p), 0, 0, NULL, NULL}
+#define CLI_OPT_DOUBLE_GIVEN(name, p, min, max, given)                                         \
+    {(name), CLI_DOUBLE, CLI_OUT(double, p), (min), (max), NULL, (given)}
+#define CLI_OPT_DOUBLE(name, p, min, max) CLI_OPT_DOUBLE_GIVEN(name, p, min, max, NULL)
+#define CLI_OPT_PRECISION(name, p) {(name), CLI_PRECISION, CLI_OUT(int, p), 0, 0, NULL, NULL}
+#define CLI_OPT_CORRUPT(name, p) {(name), CLI_CORRUPT, CLI_OUT(ae_noise_spec, p), 0, 0, NULL, NULL}
+#define CLI_OPT_CALL(name, fn, p) {(name), CLI_CALL, (p), 0, 0, (fn), NULL}
+#define CLI_OPT_ARG(word, p) {(word), CLI_ARG, CLI_OUT(const char *, p), 0, 0, NULL, NULL}
+
+/* Parses argv[1..argc) in order: --help or -h prints usage(stdout) and
+ * --version "<prog> <version>" (or calls version(stdout) when version is not
+ * NULL), and both stop the parsing with exit code 0 (a silent rank prints
+ * nothing); an option of the table takes its value as "--name VALUE" or
+ * "--name=VALUE" (a flag only as "--name"); anything else is an error.  A
+ * repeated option's last value wins (a CLI_CALL may keep them all instead).
+ * Returns -1 to go on, else the exit code (2 after an error, printed here). */
+int cli_parse_args(int argc, char **argv, const cli_option *opts, size_t n,
+                   void (*usage)(FILE *f), void (*version)(FILE *f));
 
 /* Strict number parsing; on failure prints "--name: expected ..." and returns false. */
 bool cli_parse_long(const char *name, const char *s, long min, long max, long *out);

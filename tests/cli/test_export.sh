@@ -21,7 +21,12 @@ ONNX_PY=/usr/bin/python3 # Debian's, with python3-onnx
 ORT_VERSION=1.31.1
 
 # --- ONNX Runtime for node, cached under the build folder ---
+# cli_test_errors_doc runs this script too, at the same time as ctest runs
+# it: the check and the install hold a lock, so one never runs node on the
+# other's half-installed package
 ORT_DIR=$AE_BUILD/onnxruntime-node
+exec 9>"$AE_BUILD/onnxruntime-node.lock"
+flock 9
 if ! NODE_PATH=$ORT_DIR/node_modules node -e "require('onnxruntime-node');
         process.exit(require('onnxruntime-node/package.json').version === '$ORT_VERSION' ? 0 : 1)" 2>/dev/null; then
     mkdir -p "$ORT_DIR"
@@ -33,6 +38,7 @@ if ! NODE_PATH=$ORT_DIR/node_modules node -e "require('onnxruntime-node');
         exit 1
     }
 fi
+flock -u 9
 export NODE_PATH=$ORT_DIR/node_modules
 "$ONNX_PY" -c 'import onnx' 2>/dev/null || { echo "FAIL: $ONNX_PY cannot import onnx (apt-get install python3-onnx)" >&2; exit 1; }
 
